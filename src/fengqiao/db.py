@@ -81,6 +81,8 @@ class Database:
     """An engine and its session factory; built by the app or CLI, never at import time."""
 
     def __init__(self, url: str, **kwargs: Any) -> None:
+        import fengqiao.models  # noqa: F401  (every mapper must be known before the first query)
+
         self.url = url
         self.engine = make_engine(url, **kwargs)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
