@@ -241,7 +241,8 @@ def demo(ctx: click.Context, port: int, host: str, cases: int, no_serve: bool) -
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.effective_database_url)
     init_database(db)
-    created = build_demo(db, cases=cases)
+    created = build_demo(db, cases=cases,
+                         progress=lambda done, total: click.echo(f"\r生成演示事项 {done}/{total}", nl=done == total))
     click.echo("演示县已生成" if created else "演示数据已存在，直接启动")
     click.echo(f"数据目录：{settings.data_dir.resolve()}")
     click.echo(f"演示账号（密码均为 {DEMO_PASSWORD}）：")

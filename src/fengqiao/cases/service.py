@@ -94,7 +94,7 @@ def register(session: Session, principal: Principal, data: CaseCreate, now: date
     session.add_all(Party(case_id=case.id, role=p.role, name=p.name, phone=p.phone, id_number=p.id_number)
                     for p in data.parties)
     policy = active_policy(session)
-    calendar = DbCalendar(session)
+    calendar = DbCalendar.of(session)
     open_stage(session, case.id, Stage.REPORT, discovered, policy.stages[Stage.REPORT], policy, calendar, completed_at=now)
     open_stage(session, case.id, Stage.ROUTE, now, policy.stages[Stage.ROUTE], policy, calendar)
     _event(session, case, principal, "register", None, data={"channel": case.channel, "outside": outside}, at=now)
@@ -207,7 +207,7 @@ def _effects(session: Session, principal: Principal, case: Case, body: Transitio
         if stage is None:
             raise InvalidInput("没有正在计时的办结期限", "action")
         limit = limit_for_extension(case.extension_pending or "")
-        new_due = add_limit(stage.due_at, limit, DbCalendar(session))
+        new_due = add_limit(stage.due_at, limit, DbCalendar.of(session))
         old, new = extend_stage(session, stage, new_due.at, policy)
         data = {"extend_by": case.extension_pending, "old_due_at": old.isoformat(), "new_due_at": new.isoformat()}
         case.extension_pending = None

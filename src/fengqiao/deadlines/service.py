@@ -27,7 +27,10 @@ def ensure_default_policy(session: Session) -> DeadlinePolicy:
 
 
 def active_policy(session: Session) -> Policy:
-    return parse_policy(ensure_default_policy(session).rules)
+    """The active policy, parsed once per unit of work."""
+    if "policy" not in session.info:
+        session.info["policy"] = parse_policy(ensure_default_policy(session).rules)
+    return session.info["policy"]  # type: ignore[no-any-return]
 
 
 def save_policy(session: Session, rules: dict[str, Any], activate: bool = True) -> DeadlinePolicy:
@@ -47,6 +50,7 @@ def save_policy(session: Session, rules: dict[str, Any], activate: bool = True) 
     if activate:
         session.execute(update(DeadlinePolicy).values(active=False))
         row.active = True
+    session.info.pop("policy", None)
     session.flush()
     return row
 
@@ -61,7 +65,7 @@ def next_check(policy: Policy, row: CaseDeadline, calendar: WorkCalendar) -> dat
 def open_stage(session: Session, case_id: int, stage: Stage, start: datetime, limit: Limit,
                policy: Policy, calendar: WorkCalendar | None = None,
                completed_at: datetime | None = None) -> CaseDeadline:
-    calendar = calendar or DbCalendar(session)
+    calendar = calendar or DbCalendar.of(session)
     close_stage(session, case_id, stage, start)  # a new round replaces any round still running
     due = add_limit(start, limit, calendar)
     last_round = session.scalar(select(func.max(CaseDeadline.round)).where(
@@ -98,7 +102,7 @@ def extend_stage(session: Session, row: CaseDeadline, new_due: datetime, policy:
     row.due_at = new_due
     row.warn_at = warn_at(row.started_at, new_due, policy.warn_ratio)
     row.supervision_step = 0
-    row.next_check_at = next_check(policy, row, DbCalendar(session))
+    row.next_check_at = next_check(policy, row, DbCalendar.of(session))
     session.flush()
     return old, new_due
 

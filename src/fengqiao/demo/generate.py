@@ -8,6 +8,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from importlib import resources
+from collections.abc import Callable
 from typing import Any
 
 from shapely.geometry import Point, shape
@@ -60,7 +61,8 @@ def _text(name: str) -> str:
     return (CONTENT / name).read_text(encoding="utf-8")
 
 
-def build_demo(db: Database, cases: int = 4000, seed: int = 20261124, now: datetime | None = None) -> bool:
+def build_demo(db: Database, cases: int = 4000, seed: int = 20261124, now: datetime | None = None,
+               progress: Callable[[int, int], None] | None = None) -> bool:
     """Create the demo county unless the database already has one; True when created."""
     with db.read() as session:
         if session.scalar(select(func.count()).select_from(Region)):
@@ -70,7 +72,7 @@ def build_demo(db: Database, cases: int = 4000, seed: int = 20261124, now: datet
         import_departments_csv(session, _text("departments.csv"))
         import_catalog(session, _text("catalog.csv").encode(), "扶沟县确权清单（演示）.csv")
         _create_users(session)
-    generate_cases(db, cases, seed, now or utcnow())
+    generate_cases(db, cases, seed, now or utcnow(), progress=progress)
     return True
 
 
@@ -144,7 +146,8 @@ def _fill(rng: random.Random, template: str, world: _World, place: str) -> str:
                            amount=rng.choice([3000, 8600, 12000, 25000, 46000, 130000]))
 
 
-def generate_cases(db: Database, count: int, seed: int, now: datetime, batch: int = 250) -> None:
+def generate_cases(db: Database, count: int, seed: int, now: datetime, batch: int = 250,
+                   progress: Callable[[int, int], None] | None = None) -> None:
     rng = random.Random(seed)
     with db.read() as session:
         world = _world(session)
@@ -153,6 +156,8 @@ def generate_cases(db: Database, count: int, seed: int, now: datetime, batch: in
         with db.unit_of_work() as session:
             for t0 in starts[offset:offset + batch]:
                 _one_case(session, rng, world, t0, now)
+        if progress:
+            progress(min(offset + batch, count), count)
 
 
 def _one_case(session: Session, rng: random.Random, w: _World, t0: datetime, now: datetime) -> None:

@@ -58,7 +58,7 @@ def scan_once(db: Database, now: datetime | None = None) -> ScanResult:
             if not rows:
                 return result
             policy = active_policy(session)
-            calendar = DbCalendar(session)
+            calendar = DbCalendar.of(session)
             progressed = 0
             for row in rows:
                 result.examined += 1

@@ -22,6 +22,13 @@ class DbCalendar:
         self._known: set[int] | None = None
         self._days: dict[int, dict[date, bool]] = {}
 
+    @classmethod
+    def of(cls, session: Session) -> "DbCalendar":
+        """The calendar of this unit of work, loaded once and shared by its deadline computations."""
+        if "calendar" not in session.info:
+            session.info["calendar"] = cls(session)
+        return session.info["calendar"]  # type: ignore[no-any-return]
+
     def _load_year(self, year: int) -> dict[date, bool]:
         if year not in self._days:
             rows = self._session.execute(
@@ -61,6 +68,7 @@ def seed_from_chinesecalendar(session: Session, years: range | None = None) -> l
         session.add_all(rows)
         session.add(CalendarYear(year=year, source="chinesecalendar"))
         added.append(year)
+    session.info.pop("calendar", None)
     session.flush()
     return added
 
@@ -109,6 +117,7 @@ def import_year_csv(session: Session, year: int, raw: bytes | str) -> int:
     session.flush()
     session.add_all(rows.values())
     session.add(CalendarYear(year=year, source="admin"))
+    session.info.pop("calendar", None)
     session.flush()
     return len(rows)
 
