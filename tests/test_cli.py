@@ -96,3 +96,8 @@ def test_demo_starts_in_an_empty_folder_on_the_port_given(tmp_path: Path) -> Non
         proc.terminate()
         out = proc.communicate(timeout=30)[0]
     assert "演示账号" in out and "fengqiao-demo" in out
+
+
+def test_worker_refuses_an_uninitialised_database(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["--data-dir", str(tmp_path), "worker", "--once"])
+    assert result.exit_code == 2 and "fengqiao init" in result.output

@@ -171,6 +171,15 @@ def create_user_cmd(ctx: click.Context, username: str, password: str, display_na
         _fail(exc)
 
 
+def _require_schema(db: Database) -> None:
+    from fengqiao.migrate import pending
+
+    problem = pending(db)
+    if problem:
+        click.echo(f"错误：{problem}（{db.url}）", err=True)
+        sys.exit(2)
+
+
 def _serve(settings: Settings, with_worker: bool) -> None:
     import uvicorn
 
@@ -183,6 +192,7 @@ def _serve(settings: Settings, with_worker: bool) -> None:
         click.echo(f"错误：{exc}", err=True)
         sys.exit(2)
     app = create_app(settings)
+    _require_schema(app.state.db)
     stop = None
     if with_worker:
         _, stop = start_in_process(app.state.db, settings.worker_interval_seconds)
@@ -215,6 +225,7 @@ def worker(ctx: click.Context, interval: float | None, once: bool) -> None:
     from fengqiao.supervision.worker import run_worker
 
     db = _db(ctx)
+    _require_schema(db)
     if once:
         result = scan_once(db)
         click.echo(f"检查 {result.examined} 个环节，新增 {result.actions} 条督办")

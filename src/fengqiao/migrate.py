@@ -6,6 +6,8 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
 from fengqiao.db import Database
 
@@ -25,3 +27,15 @@ def upgrade(db: Database) -> None:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
         conn.commit()
+
+
+def pending(db: Database) -> str | None:
+    """None when the database is at the newest schema, else what is wrong (for a clear start-up error)."""
+    head = ScriptDirectory.from_config(alembic_config(db.url)).get_current_head()
+    with db.engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+    if current is None:
+        return "数据库尚未初始化，请先运行 fengqiao init"
+    if current != head:
+        return f"数据库结构版本为 {current}，最新为 {head}，请先运行 fengqiao init 升级"
+    return None
