@@ -15,7 +15,7 @@ from fengqiao.cases.access import scope_filter
 from fengqiao.cases.domain import ACTION_LABELS, Action, CaseState, allowed_actions
 from fengqiao.cases.models import Attachment, Case, CaseEvent, CaseLink, Party
 from fengqiao.cases.schemas import (
-    KIND_LABELS, AttachmentOut, CaseDetail, CaseKind, CaseSummary, EventOut, Page, PartyOut, RouteProposalOut, StageOut,
+    KIND_LABELS, AttachmentOut, CaseDetail, CaseKind, CaseSummary, EventOut, Page, PartyOut, RouteProposalOut,
 )
 from fengqiao.cases.service import _facts, load_case
 from fengqiao.catalog.models import CatalogItem, CatalogVersion
@@ -138,7 +138,7 @@ def case_detail(session: Session, principal: Principal, case_id: int, now: datet
         return_count=case.return_count, arbitrated=case.arbitrated, extension_pending=case.extension_pending,
         emergency=case.emergency, discovered_at=case.discovered_at, closed_at=case.closed_at, outcome=case.outcome,
         satisfaction=case.satisfaction, parties=parties,
-        deadlines=[StageOut(**v.__dict__) for v in stage_views(session, case.id, now)],
+        deadlines=stage_views(session, case.id, now),
         timeline=timeline, attachments=attachments, links=links,
         allowed_actions=[a.value for a in allowed_actions(facts, principal.role)
                          if not (principal.role is Role.HANDLER and case.department_id != principal.department_id)],

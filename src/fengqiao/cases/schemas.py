@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from fengqiao.cases.domain import Action
 from fengqiao.cases.validation import check_id_number, check_phone
+from fengqiao.deadlines.service import StageView
 
 
 class CaseKind(StrEnum):
@@ -139,21 +140,6 @@ class EventOut(BaseModel):
     data: dict[str, Any]
 
 
-class StageOut(BaseModel):
-    stage: str
-    label: str
-    round: int
-    limit: str
-    started_at: datetime
-    due_at: datetime
-    warn_at: datetime
-    completed_at: datetime | None
-    status: str
-    seconds_left: int | None
-    calendar_assumed: bool
-    explanation: str | None
-
-
 class AttachmentOut(BaseModel):
     id: int
     filename: str
@@ -219,7 +205,7 @@ class CaseDetail(CaseSummary):
     outcome: str | None
     satisfaction: str | None
     parties: list[PartyOut]
-    deadlines: list[StageOut]
+    deadlines: list[StageView]
     timeline: list[EventOut]
     attachments: list[AttachmentOut]
     links: list[dict[str, Any]]

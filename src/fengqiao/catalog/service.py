@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Any
 
 from sqlalchemy import func, select
@@ -13,37 +11,12 @@ from fengqiao.catalog.models import CatalogItem, CatalogVersion
 from fengqiao.deadlines.domain import DeadlineFormatError, parse_limit
 from fengqiao.errors import InvalidInput, NotFound
 from fengqiao.org.service import department_by_name
+from fengqiao.tabular import read_table
 
 COLUMNS = ("code", "name", "category", "department", "level", "deadline", "basis", "description")
 REQUIRED = ("code", "name", "category", "department", "level", "deadline")
 LEVELS = ("村", "镇", "县")
 MAX_ROWS = 20_000
-
-
-def read_table(raw: bytes, filename: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    """Header and (line number, cells) rows of a CSV (UTF-8) or .xlsx file."""
-    if filename.lower().endswith(".xlsx"):
-        from openpyxl import load_workbook
-
-        try:
-            wb = load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
-        except Exception as exc:  # openpyxl raises many types for a broken file
-            raise InvalidInput(f"无法读取 Excel 文件：{exc}", "file") from None
-        sheet = wb.worksheets[0]
-        all_rows = [(i, ["" if c is None else str(c).strip() for c in row])
-                    for i, row in enumerate(sheet.iter_rows(values_only=True), start=1)]
-        wb.close()
-    else:
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise InvalidInput("CSV 文件必须是 UTF-8 编码（可在 Excel 中另存为“CSV UTF-8”）", "file") from None
-        all_rows = [(i, [c.strip() for c in row]) for i, row in enumerate(csv.reader(io.StringIO(text)), start=1)]
-    all_rows = [(i, r) for i, r in all_rows if any(r)]
-    if not all_rows:
-        raise InvalidInput("文件为空", "file")
-    header = [h.strip().lower() for h in all_rows[0][1]]
-    return header, all_rows[1:]
 
 
 def parse_catalog(session: Session, raw: bytes, filename: str) -> list[dict[str, Any]]:

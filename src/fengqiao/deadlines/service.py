@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
@@ -114,8 +114,9 @@ def limit_for_extension(text: str) -> Limit:
         raise InvalidInput(str(exc), "extend_by") from None
 
 
-@dataclass(frozen=True)
-class StageView:
+class StageView(BaseModel):
+    """One stage deadline as people see it: limit, deadline, state, time left."""
+
     stage: str
     label: str
     round: int
@@ -134,10 +135,11 @@ def stage_views(session: Session, case_id: int, now: datetime | None = None) -> 
     now = now or utcnow()
     rows = session.scalars(select(CaseDeadline).where(CaseDeadline.case_id == case_id)
                            .order_by(CaseDeadline.started_at, CaseDeadline.id)).all()
-    return [StageView(r.stage, Stage(r.stage).label, r.round, r.limit_text, r.started_at, r.due_at, r.warn_at,
-                      r.completed_at, stage_status(r.due_at, r.warn_at, r.completed_at, now).value,
-                      None if r.completed_at else int((r.due_at - now).total_seconds()),
-                      r.calendar_assumed, r.explanation) for r in rows]
+    return [StageView(stage=r.stage, label=Stage(r.stage).label, round=r.round, limit=r.limit_text,
+                      started_at=r.started_at, due_at=r.due_at, warn_at=r.warn_at, completed_at=r.completed_at,
+                      status=stage_status(r.due_at, r.warn_at, r.completed_at, now).value,
+                      seconds_left=None if r.completed_at else int((r.due_at - now).total_seconds()),
+                      calendar_assumed=r.calendar_assumed, explanation=r.explanation) for r in rows]
 
 
 def get_deadline(session: Session, deadline_id: int) -> CaseDeadline:

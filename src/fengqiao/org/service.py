@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from fengqiao.errors import InvalidInput, NotFound
 from fengqiao.org.models import Department, Presence, Region, RegionLevel
+from fengqiao.tabular import csv_dicts
 
 LEVEL_ALIASES = {
     "county": RegionLevel.COUNTY, "县": RegionLevel.COUNTY, "区": RegionLevel.COUNTY, "县/区": RegionLevel.COUNTY,
@@ -181,16 +180,11 @@ def in_subtree(region: Region, scope: Region) -> bool:
 
 def import_departments_csv(session: Session, raw: bytes | str) -> int:
     """Import departments from CSV with header ``code,name,presence``; all or nothing."""
-    text = raw.decode("utf-8-sig") if isinstance(raw, bytes) else raw
-    reader = csv.DictReader(io.StringIO(text))
-    missing = {"code", "name"} - set(reader.fieldnames or [])
-    if missing:
-        raise InvalidInput(f"缺少列：{'、'.join(sorted(missing))}", "header")
     errors: list[dict[str, Any]] = []
     rows = []
-    for line, row in enumerate(reader, start=2):
-        code, name = (row.get("code") or "").strip(), (row.get("name") or "").strip()
-        presence = (row.get("presence") or Presence.ON_CALL.value).strip()
+    for line, row in csv_dicts(raw, ("code", "name"), "code,name,presence"):
+        code, name = row["code"], row["name"]
+        presence = row.get("presence") or Presence.ON_CALL.value
         if not code:
             errors.append({"row": line, "field": "code", "message": "缺少部门代码"})
         if not name:

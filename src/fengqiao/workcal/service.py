@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date, timedelta
 from typing import Any
 
@@ -11,6 +9,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from fengqiao.errors import InvalidInput
+from fengqiao.tabular import csv_dicts
 from fengqiao.workcal.models import CalendarDay, CalendarYear
 
 
@@ -88,28 +87,23 @@ def import_year_csv(session: Session, year: int, raw: bytes | str) -> int:
 
     Only the exceptions to Monday–Friday are listed. Replaces that year; all or nothing.
     """
-    text = raw.decode("utf-8-sig") if isinstance(raw, bytes) else raw
-    reader = csv.DictReader(io.StringIO(text))
-    missing = {"date", "type"} - set(reader.fieldnames or [])
-    if missing:
-        raise InvalidInput(f"缺少列：{'、'.join(sorted(missing))}（应为 date,type,name）", "header")
     errors: list[dict[str, Any]] = []
     rows: dict[date, CalendarDay] = {}
-    for line, row in enumerate(reader, start=2):
+    for line, row in csv_dicts(raw, ("date", "type"), "date,type,name"):
         try:
-            day = date.fromisoformat((row.get("date") or "").strip())
+            day = date.fromisoformat(row["date"])
         except ValueError:
             errors.append({"row": line, "field": "date", "message": f"日期“{row.get('date')}”应写作 YYYY-MM-DD"})
             continue
         if day.year != year:
             errors.append({"row": line, "field": "date", "message": f"{day} 不属于 {year} 年"})
-        kind = (row.get("type") or "").strip()
+        kind = row["type"]
         if kind not in {"休", "班"}:
             errors.append({"row": line, "field": "type", "message": f"类型“{kind}”无效，应为 休 或 班"})
             continue
         if day in rows:
             errors.append({"row": line, "field": "date", "message": f"{day} 重复"})
-        rows[day] = CalendarDay(day=day, is_workday=kind == "班", name=(row.get("name") or "").strip())
+        rows[day] = CalendarDay(day=day, is_workday=kind == "班", name=row.get("name", ""))
     if errors:
         raise InvalidInput(f"日历文件有 {len(errors)} 处错误，未导入任何数据", "file", errors)
     session.execute(delete(CalendarDay).where(CalendarDay.day >= date(year, 1, 1), CalendarDay.day <= date(year, 12, 31)))
