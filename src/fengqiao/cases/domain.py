@@ -78,7 +78,9 @@ ACTION_LABELS = {
 S = CaseState
 _CENTRE = frozenset({Role.OPERATOR, Role.ADMIN})
 _DECIDERS = frozenset({Role.OPERATOR, Role.SUPERVISOR, Role.LEADER, Role.ADMIN})
-_HANDLERS = frozenset({Role.HANDLER, Role.MEDIATOR})
+# Mediators get their own work (sessions, agreements) with the mediation module; until then only the
+# department that owns the case moves it.
+_HANDLERS = frozenset({Role.HANDLER})
 
 # (from state, action) → to state. Anything not listed is illegal.
 MOVES: dict[tuple[CaseState, Action], CaseState] = {
