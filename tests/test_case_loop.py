@@ -247,3 +247,34 @@ def test_case_located_in_other_town_is_routed_to_that_town(county: County) -> No
         apply(s, c.operator, case.id, move("classify", catalog_item_code="T-005"))
         apply(s, c.operator, case.id, move("dispatch"))
         assert case.handling_region_id == c.regions["T1"].id
+
+
+def test_case_numbers_stay_unique_when_the_first_cases_of_a_day_race(county: County) -> None:
+    import threading
+
+    from fengqiao.db import Database
+
+    c = county
+    numbers: list[str] = []
+    errors: list[Exception] = []
+    barrier = threading.Barrier(4)
+    when = utcnow() + timedelta(days=400)  # a day no test has used: its counter does not exist yet
+
+    def one() -> None:
+        db = Database(c.db.url)
+        try:
+            barrier.wait()
+            with db.unit_of_work() as s:
+                numbers.append(register(s, c.operator, walk_in(discovered_at=when), now=when).number)
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            db.dispose()
+
+    threads = [threading.Thread(target=one) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(set(numbers)) == 4
+    assert sorted(n[-4:] for n in numbers) == ["0001", "0002", "0003", "0004"]

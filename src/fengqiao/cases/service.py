@@ -8,7 +8,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from fengqiao.auth.models import Role
@@ -40,14 +42,14 @@ class TransitionRefused(FengqiaoError):
 
 
 def _next_number(session: Session, now: datetime) -> str:
+    """Day + sequence (e.g. 202611240042): short enough to read out on the phone."""
     day = now.astimezone(LOCAL_TZ).strftime("%Y%m%d")
-    counter = session.get(CaseCounter, day, with_for_update=True)
-    if counter is None:
-        counter = CaseCounter(day=day, last=0)
-        session.add(counter)
-    counter.last += 1
-    session.flush()
-    return f"{day}{counter.last:04d}"
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    # Two first cases of a day may race to create the counter: one creates it, both then lock it.
+    session.execute(insert(CaseCounter).values(day=day, last=0).on_conflict_do_nothing(index_elements=["day"]))
+    last = session.execute(update(CaseCounter).where(CaseCounter.day == day)
+                           .values(last=CaseCounter.last + 1).returning(CaseCounter.last)).scalar_one()
+    return f"{day}{last:04d}"
 
 
 def _event(session: Session, case: Case, actor: Principal | None, action: str, from_state: str | None,
