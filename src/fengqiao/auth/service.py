@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from fengqiao.auth.models import AuthToken, Role, User
@@ -34,6 +34,8 @@ class Principal:
     region_id: int
     region_path: str
     department_id: int | None
+    # True when the user's region is the only root of the tree: every case is in scope.
+    scope_all: bool = False
 
     @property
     def sees_pii(self) -> bool:
@@ -89,8 +91,10 @@ def login(session: Session, username: str, password: str, hours: int = 12) -> tu
 def principal_for(session: Session, user: User) -> Principal:
     region = session.get(Region, user.region_id)
     assert region is not None
+    only_root = region.parent_id is None and session.scalar(
+        select(func.count()).select_from(Region).where(Region.parent_id.is_(None))) == 1
     return Principal(user.id, user.username, user.display_name, Role(user.role), region.id, region.path,
-                     user.department_id)
+                     user.department_id, only_root)
 
 
 def authenticate(session: Session, token: str) -> Principal:

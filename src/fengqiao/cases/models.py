@@ -50,7 +50,9 @@ class Case(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     __table_args__ = (
-        Index("ix_case_record_scope", "region_path", "registered_at"),
+        Index("ix_case_record_scope", "region_path", "registered_at",
+              postgresql_ops={"region_path": "varchar_pattern_ops"}),
+        Index("ix_case_record_risk_registered", "risk", "registered_at"),
         Index("ix_case_record_state_registered", "state", "registered_at"),
         Index("ix_case_record_department_state", "department_id", "state"),
         Index("ix_case_record_registered_at", "registered_at"),

@@ -12,7 +12,7 @@ from fengqiao.auth.models import Role, User
 from fengqiao.auth.service import Principal, mask_id_number, mask_phone
 from fengqiao.cases import routing
 from fengqiao.cases.access import scope_filter
-from fengqiao.cases.domain import ACTION_LABELS, Action, CaseState, allowed_actions
+from fengqiao.cases.domain import ACTION_LABELS, OPEN_STATES, Action, CaseState, allowed_actions
 from fengqiao.cases.models import Attachment, Case, CaseEvent, CaseLink, Party
 from fengqiao.cases.schemas import (
     KIND_LABELS, AttachmentOut, CaseDetail, CaseKind, CaseSummary, EventOut, Page, PartyOut, RouteProposalOut,
@@ -59,8 +59,11 @@ def list_cases(session: Session, principal: Principal, f: CaseFilter, now: datet
         region = session.get(Region, f.region_id)
         path = region.path if region else "/none/"
         query = query.where(Case.region_path.startswith(path, autoescape=True))
-    if f.overdue is not None:
-        query = query.where(overdue_clause(now) if f.overdue else ~overdue_clause(now))
+    if f.overdue:
+        # Redundant in meaning (only open cases have running stages) but lets the state index narrow first.
+        query = query.where(Case.state.in_([s.value for s in OPEN_STATES]), overdue_clause(now))
+    elif f.overdue is False:
+        query = query.where(~overdue_clause(now))
     if f.q:
         like = f"%{f.q.strip()}%"
         query = query.where(Case.number.like(like) | Case.title.like(like))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fengqiao.db import Base, UTCDateTime, utcnow
@@ -46,5 +46,6 @@ class CaseDeadline(Base):
     __table_args__ = (
         UniqueConstraint("case_id", "stage", "round"),
         Index("ix_case_deadline_next_check_at", "next_check_at"),
-        Index("ix_case_deadline_open_due", "due_at", "case_id"),
+        Index("ix_case_deadline_open_due", "case_id", "due_at", postgresql_where=text("completed_at IS NULL"),
+              sqlite_where=text("completed_at IS NULL")),
     )

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from fengqiao.auth.models import Role, User
-from fengqiao.auth.service import Principal, hash_password
+from fengqiao.auth.service import Principal, hash_password, principal_for
 from fengqiao.cases.domain import Action
 from fengqiao.cases.models import Case
 from fengqiao.cases.schemas import CaseCreate, CaseKind, Channel, PartyIn, TransitionIn, VisitIn
@@ -111,10 +111,7 @@ class _World:
 def _principal(session: Session, username: str) -> Principal:
     user = session.scalar(select(User).where(User.username == username))
     assert user is not None
-    region = session.get(Region, user.region_id)
-    assert region is not None
-    return Principal(user.id, user.username, user.display_name, Role(user.role), region.id, region.path,
-                     user.department_id)
+    return principal_for(session, user)
 
 
 def _world(session: Session) -> _World:

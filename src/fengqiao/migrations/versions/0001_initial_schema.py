@@ -186,7 +186,10 @@ def upgrade() -> None:
         batch_op.create_index('ix_case_record_department_state', ['department_id', 'state'], unique=False)
         batch_op.create_index(batch_op.f('ix_case_record_kind'), ['kind'], unique=False)
         batch_op.create_index('ix_case_record_registered_at', ['registered_at'], unique=False)
-        batch_op.create_index('ix_case_record_scope', ['region_path', 'registered_at'], unique=False)
+        # varchar_pattern_ops: the subtree match is a LIKE prefix, which a plain btree serves only in the C collation.
+        batch_op.create_index('ix_case_record_scope', ['region_path', 'registered_at'], unique=False,
+                              postgresql_ops={'region_path': 'varchar_pattern_ops'})
+        batch_op.create_index('ix_case_record_risk_registered', ['risk', 'registered_at'], unique=False)
         batch_op.create_index('ix_case_record_state_registered', ['state', 'registered_at'], unique=False)
 
     op.create_table('case_attachment',
@@ -228,7 +231,10 @@ def upgrade() -> None:
     with op.batch_alter_table('case_deadline', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_case_deadline_case_id'), ['case_id'], unique=False)
         batch_op.create_index('ix_case_deadline_next_check_at', ['next_check_at'], unique=False)
-        batch_op.create_index('ix_case_deadline_open_due', ['due_at', 'case_id'], unique=False)
+        # Only running stages: "overdue now" reads these few rows, not every deadline ever set.
+        batch_op.create_index('ix_case_deadline_open_due', ['case_id', 'due_at'], unique=False,
+                              postgresql_where=sa.text('completed_at IS NULL'),
+                              sqlite_where=sa.text('completed_at IS NULL'))
 
     op.create_table('case_event',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -429,6 +435,7 @@ def downgrade() -> None:
     with op.batch_alter_table('case_record', schema=None) as batch_op:
         batch_op.drop_index('ix_case_record_state_registered')
         batch_op.drop_index('ix_case_record_scope')
+        batch_op.drop_index('ix_case_record_risk_registered')
         batch_op.drop_index('ix_case_record_registered_at')
         batch_op.drop_index(batch_op.f('ix_case_record_kind'))
         batch_op.drop_index('ix_case_record_department_state')
