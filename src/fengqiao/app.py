@@ -29,6 +29,8 @@ _ERRORS = {status: {"model": ErrorBody, "description": text} for status, text in
 
 def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     from fengqiao import api_admin, api_auth, api_cases
+    from fengqiao import api_screens
+    from fengqiao.web import mount_frontend
 
     app = FastAPI(title="枫桥 fengqiao 综治中心平台 API", version=__version__, responses=_ERRORS,  # type: ignore[arg-type]
                   description="事项从受理到办结的闭环：登记、分类、分流交办、签收/退回、处置、反馈、回访、办结。")
@@ -54,6 +56,10 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
-    for module in (api_auth, api_admin, api_cases):
+    from fengqiao.intake import api as intake_api
+
+    for module in (api_auth, api_admin, api_cases, intake_api):
         app.include_router(module.router)
+    app.include_router(api_screens.router)
+    mount_frontend(app)  # the screens answer whatever no route matched
     return app

@@ -275,5 +275,18 @@ def openapi() -> None:
     click.echo(json.dumps(app.openapi(), ensure_ascii=False, indent=2))
 
 
+from fengqiao.intake.cli import register_commands as _intake_commands  # noqa: E402
+
+_intake_commands(main, data_options, _db, _fail)
+
+
+def _register_subgroups() -> None:
+    from fengqiao.triage.cli import triage
+
+    main.add_command(triage)
+
+
+_register_subgroups()
+
 if __name__ == "__main__":
     main()

@@ -154,7 +154,8 @@ def _display_names(session: Session, ids: set[int]) -> dict[int, str]:
     return dict(session.execute(select(User.id, User.display_name).where(User.id.in_(ids))).all())
 
 
-_EXTRA_LABELS = {"register": "登记受理", "link": "关联事项", "supervise": "督办", "attach": "上传附件"}
+_EXTRA_LABELS = {"register": "登记受理", "link": "关联事项", "supervise": "督办", "attach": "上传附件",
+                 "intake_report": "同一问题再次反映", "intake_merge": "合并重复事项", "intake_split": "拆分为新事项"}
 
 
 def _action_label(action: str) -> str:

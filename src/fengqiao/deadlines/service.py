@@ -83,9 +83,11 @@ def close_stage(session: Session, case_id: int, stage: Stage, at: datetime, expl
     values: dict[str, Any] = {"completed_at": at, "next_check_at": None}
     if explanation:
         values["explanation"] = explanation[:500]
+    # No session synchronisation: rows are re-read by query, and walking every object a long
+    # transaction holds (ledger imports, the demo) would cost more than the update itself.
     session.execute(update(CaseDeadline).where(
         CaseDeadline.case_id == case_id, CaseDeadline.stage == stage.value,
-        CaseDeadline.completed_at.is_(None)).values(**values))
+        CaseDeadline.completed_at.is_(None)).values(**values).execution_options(synchronize_session=False))
 
 
 def running_stage(session: Session, case_id: int, stage: Stage) -> CaseDeadline | None:
@@ -134,7 +136,8 @@ class StageView(BaseModel):
 def stage_views(session: Session, case_id: int, now: datetime | None = None) -> list[StageView]:
     now = now or utcnow()
     rows = session.scalars(select(CaseDeadline).where(CaseDeadline.case_id == case_id)
-                           .order_by(CaseDeadline.started_at, CaseDeadline.id)).all()
+                           .order_by(CaseDeadline.started_at, CaseDeadline.id)
+                           .execution_options(populate_existing=True)).all()  # close_stage updates in SQL only
     return [StageView(stage=r.stage, label=Stage(r.stage).label, round=r.round, limit=r.limit_text,
                       started_at=r.started_at, due_at=r.due_at, warn_at=r.warn_at, completed_at=r.completed_at,
                       status=stage_status(r.due_at, r.warn_at, r.completed_at, now).value,

@@ -1,0 +1,1 @@
+"""One module per channel: what its payload looks like and how it becomes an :class:`Incoming`."""

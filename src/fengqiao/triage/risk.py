@@ -1,0 +1,188 @@
+"""Risk grading 高/中/低 from cues in the text, with the cues that caused it.
+
+高: threats of violence or self-harm, weapons, gatherings/banners/road blocking, danger to life
+(gas, collapse, fire, flood, a person with a mental disorder acting violently).
+中: repeated unresolved complaints, many people (≥10) or large sums, vulnerable people, rising anger.
+低: otherwise. The cue list is data (lexicon/risk_cues.tsv); administrators add their own with
+``RiskGrader(extra_cues=...)``. A cue right after a negation in the same clause ("没有煤气味",
+"不是着火") does not count — cheap, and it removes the commonest false alarms.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from fengqiao.triage.lexicon import CueSpec, PhraseMatcher, parse_cues, shipped_cues
+from fengqiao.triage.text import normalise
+
+GRADES = ("高", "中", "低")
+MANY_PEOPLE = 10          # ≥ this many people involved → 中
+VERY_MANY_PEOPLE = 50     # with a 高 cue, ≥ this many → 包案调 (see router)
+LARGE_SUM = 100_000       # yuan; ≥ this → 中
+_HYPOTHETICAL = ("万一", "怕", "容易", "如果", "一旦", "担心", "防止", "可能", "会不会", "以免", "小心", "生怕",
+                 "上次", "去年", "以前", "曾经", "过去")
+_HYPOTHETICAL_AFTER = ("风险", "隐患", "危险", "的可能", "怎么办")
+_NEGATORS = ("没有", "没", "无", "未", "不是", "并非", "并没有", "排除", "不存在", "不再", "别", "没再", "已无")
+_CLAUSE = re.compile(r"[，,。；;！!？?\n、：:]")
+_SENTENCE = re.compile(r"[。；;！!？?\n]")
+_CROWD_ANGER = {"情绪激烈", "冲突"}   # with ≥10 people these make a gathering
+_CN = {"零": 0, "一": 1, "二": 2, "两": 2, "俩": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10_000}
+_NUM = r"[0-9]+(?:\.[0-9]+)?|[零一二两俩三四五六七八九十百千万几]+"
+_WHO = "人|户|名|位|农民工|工人|女工|男工|业主|村民|群众|家长|学生|孩子|员工|职工|骑手|商户|住户|老人|人员"
+_PEOPLE = re.compile(rf"({_NUM})\s*(多|余|来|几)?\s*(个|名|位|户|家|口)?\s*({_WHO})")
+_MONEY = re.compile(rf"({_NUM})\s*(多|余|来)?\s*(万|千|百)?\s*(多)?\s*(元|块|万|块钱)")
+_VAGUE_MANY = ("上百", "几百", "好几百", "上千", "几十", "好几十", "数十", "成百", "一百多", "二三十", "三四十")
+
+
+def chinese_number(text: str) -> float | None:
+    """12 / 12.5 / 十二 / 二十万 / 几十 (→ 20: a low reading of a vague number)."""
+    if re.fullmatch(r"[0-9]+(?:\.[0-9]+)?", text):
+        return float(text)
+    text = text.replace("几", "二") if text not in ("几",) else "三"
+    total, section, digit = 0, 0, None
+    for ch in text:
+        if ch in _CN:
+            digit = _CN[ch]
+        elif ch in _UNITS:
+            unit = _UNITS[ch]
+            if unit == 10_000:
+                total += (section + (digit or 0)) * unit
+                section, digit = 0, None
+            else:
+                section += (1 if digit is None else digit) * unit
+                digit = None
+        else:
+            return None
+    return float(total + section + (digit or 0))
+
+
+@dataclass(frozen=True)
+class Cue:
+    grade: str      # 高 / 中
+    kind: str       # 扬言伤人, 重复反映, 涉及人数多 ...
+    phrase: str     # the words of the case that triggered it
+
+    def describe(self) -> str:
+        return f"{self.grade}风险：{self.kind}（“{self.phrase}”）"
+
+
+@dataclass(frozen=True)
+class RiskResult:
+    grade: str
+    cues: tuple[Cue, ...] = field(default_factory=tuple)
+    people: int | None = None     # largest head-count mentioned
+    amount: float | None = None   # largest sum mentioned, yuan
+
+    def kinds(self) -> set[str]:
+        return {c.kind for c in self.cues}
+
+
+class RiskGrader:
+    """Grade a case text. Build once, call :meth:`grade` per case (a few tens of microseconds)."""
+
+    def __init__(self, cues: Sequence[CueSpec] | None = None, extra_cues: Iterable[CueSpec | str] | str | None = None,
+                 many_people: int = MANY_PEOPLE, large_sum: float = LARGE_SUM) -> None:
+        specs = list(shipped_cues() if cues is None else cues)
+        if isinstance(extra_cues, str):
+            specs += parse_cues(extra_cues)
+        else:
+            for c in extra_cues or ():
+                specs += parse_cues(c) if isinstance(c, str) else [c]
+        self.specs = specs
+        self.many_people, self.large_sum = many_people, large_sum
+        self._matcher: PhraseMatcher[CueSpec] = PhraseMatcher((p, s) for s in specs for p in s.phrases)
+
+    def grade(self, text: str, reporter_history: int = 0) -> RiskResult:
+        """``reporter_history``: earlier reports by the same person on this matter (≥2 counts as repeated)."""
+        t = normalise(text)
+        cues: dict[tuple[str, str], Cue] = {}
+        for start, phrase, specs in self._matcher.finditer(t):
+            if _negated(t, start):
+                continue
+            hypothetical = _hypothetical(t, start, phrase)
+            for spec in specs:
+                if spec.requires and not _cooccurs(t, start, phrase, spec.requires):
+                    continue
+                if spec.grade == "高" and hypothetical:
+                    # "万一着火" is a hazard to fix, not a fire to run to
+                    cues.setdefault(("中", "可能" + spec.kind), Cue("中", "可能" + spec.kind, phrase))
+                else:
+                    cues.setdefault((spec.grade, spec.kind), Cue(spec.grade, spec.kind, phrase))
+        people = _max_people(t)
+        if people is not None and people >= self.many_people:
+            cues.setdefault(("中", "涉及人数多"), Cue("中", "涉及人数多", f"约{int(people)}人"))
+        amount = _max_amount(t)
+        if amount is not None and amount >= self.large_sum:
+            cues.setdefault(("中", "涉及金额大"), Cue("中", "涉及金额大", f"约{amount / 10_000:g}万元"))
+        kinds = {k for _, k in cues}
+        if (people or 0) >= self.many_people and kinds & _CROWD_ANGER:
+            why = "、".join(sorted(kinds & _CROWD_ANGER))
+            cues.setdefault(("高", "群体聚集"), Cue("高", "群体聚集", f"约{int(people or 0)}人且{why}"))
+        if reporter_history >= 2:
+            cues.setdefault(("中", "重复反映"), Cue("中", "重复反映", f"此前已反映{reporter_history}次"))
+        ordered = tuple(sorted(cues.values(), key=lambda c: GRADES.index(c.grade)))
+        grade = ordered[0].grade if ordered else "低"
+        return RiskResult(grade, ordered, int(people) if people is not None else None, amount)
+
+
+def _negated(text: str, start: int) -> bool:
+    """A negator just before the cue, inside the same clause: 没有煤气味, 不是着火, 未发现漏气."""
+    lo = start
+    while lo > 0 and start - lo < 6 and not _CLAUSE.match(text[lo - 1]):
+        lo -= 1
+    window = text[lo:start]
+    return any(window.endswith(n) or (n in window and len(window) - window.rfind(n) <= 4) for n in _NEGATORS)
+
+
+def _hypothetical(text: str, start: int, phrase: str) -> bool:
+    """万一着火 / 怕电池起火 / 存在触电风险 / 上次着火: a possibility or the past, not a present danger."""
+    lo = start
+    while lo > 0 and start - lo < 8 and not _CLAUSE.match(text[lo - 1]):
+        lo -= 1
+    before = text[lo:start]
+    after = text[start + len(phrase):start + len(phrase) + 5]
+    return any(h in before for h in _HYPOTHETICAL) or any(after.startswith(h) or after[1:].startswith(h)
+                                                          for h in _HYPOTHETICAL_AFTER)
+
+
+def _cooccurs(text: str, start: int, phrase: str, requires: Sequence[str]) -> bool:
+    """One of ``requires`` in the same sentence as the cue (not negated)."""
+    lo = max((m.end() for m in _SENTENCE.finditer(text, 0, start)), default=0)
+    m = _SENTENCE.search(text, start + len(phrase))
+    hi = m.start() if m else len(text)
+    sentence = text[lo:hi]
+    for r in requires:
+        i = sentence.find(r)
+        while i >= 0:
+            if not (lo + i <= start < lo + i + len(r)) and not _negated(text, lo + i):
+                return True
+            i = sentence.find(r, i + 1)
+    return False
+
+
+def _max_people(text: str) -> float | None:
+    best: float | None = None
+    for m in _PEOPLE.finditer(text):
+        n = chinese_number(m.group(1))
+        if n is not None and n == int(n):
+            best = n if best is None else max(best, n)
+    for v in _VAGUE_MANY:
+        if v in text:
+            n = 100.0 if v in ("上百", "几百", "好几百", "上千", "成百", "一百多") else 20.0
+            best = n if best is None else max(best, n)
+    return best
+
+
+def _max_amount(text: str) -> float | None:
+    best: float | None = None
+    for m in _MONEY.finditer(text):
+        n = chinese_number(m.group(1))
+        if n is None:
+            continue
+        unit = m.group(3) or ("万" if m.group(5) == "万" else "")
+        n *= {"万": 10_000, "千": 1000, "百": 100, "": 1}[unit]
+        best = n if best is None else max(best, n)
+    return best

@@ -1,0 +1,237 @@
+"""The triage facade: one call per case → top-3 items, department, level, calibrated confidence,
+risk grade with its cues, handling track and reasons an operator can read.
+
+Handling track (处置方式), decided in this order:
+1. 包案调 (a leader takes charge): risk 高 together with signs of a long-running or collective
+   matter — repeated reports (cue or ``reporter_history`` ≥ 2), a petition item, or ≥50 people.
+2. 联合调 (joint session at the centre): the top two candidates belong to different departments
+   and the second is close (≥ half the first's confidence); or the best item is county-level (县)
+   and candidates from several departments each hold ≥15%.
+   Any other 高-risk case is also 联合调: the police and the owning department act together.
+3. 马上调 (handled on the spot by the village/town or the one department): everything else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fengqiao.triage.catalog import ListItem
+from fengqiao.triage.learned import LearnedRouter, TrainReport
+from fengqiao.triage.risk import VERY_MANY_PEOPLE, RiskGrader, RiskResult
+from fengqiao.triage.text import prepare
+from fengqiao.triage.zeroshot import ZeroShotRouter
+
+TOP_K = 3
+DEFAULT_THRESHOLD = 0.8
+CHANNEL_BOOST = 10.0      # a 110 report is most likely a 警情 item, a petition a 信访 item
+_POLICE = ("110", "警")
+_PETITION = ("信访", "来信", "来访", "petition")
+_POLICE_TEXT = ("110", "派出所", "民警", "报警", "报了警", "出警", "警情")
+UNRELIABLE_CAP = 0.3      # confidence ceiling when the text itself is a problem
+
+
+@dataclass(frozen=True)
+class Candidate:
+    item_code: str
+    name: str
+    department: str
+    level: str
+    confidence: float
+    reasons: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"item_code": self.item_code, "confidence": round(self.confidence, 4)}
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    item_code: str | None
+    department: str | None
+    level: str | None
+    confidence: float
+    risk: str
+    risk_cues: tuple[str, ...]
+    track: str
+    reasons: tuple[str, ...]
+    candidates: tuple[Candidate, ...] = field(default_factory=tuple)
+    auto_dispatch: bool = False
+
+    def to_dict(self, case_id: Any = None) -> dict[str, Any]:
+        """The batch command's output line: id, item_code, department, level, confidence, risk, reasons, candidates."""
+        return {"id": case_id, "item_code": self.item_code, "department": self.department, "level": self.level,
+                "confidence": round(self.confidence, 4), "risk": self.risk, "reasons": list(self.reasons),
+                "candidates": [c.to_dict() for c in self.candidates]}
+
+
+def list_fingerprint(items: Sequence[ListItem]) -> str:
+    h = hashlib.sha256()
+    for it in items:
+        h.update("\x1f".join([it.code, it.name, it.category, it.department, it.level, it.description]).encode())
+    return h.hexdigest()[:16]
+
+
+class Router:
+    """Build once per list (and model); :meth:`route` is cheap and safe to call per arriving case."""
+
+    def __init__(self, items: Sequence[ListItem], learned: LearnedRouter | None = None,
+                 grader: RiskGrader | None = None, threshold: float = DEFAULT_THRESHOLD) -> None:
+        if not items:
+            raise ValueError("清单为空")
+        self.items = list(items)
+        self.codes = [it.code for it in self.items]
+        self._index = {c: i for i, c in enumerate(self.codes)}
+        self.zeroshot = ZeroShotRouter(self.items)
+        self.learned = learned
+        self.grader = grader or RiskGrader()
+        self.threshold = threshold
+        self.train_report: TrainReport | None = None
+        cats = [it.category for it in self.items]
+        self._police = np.array([any(k in c for k in ("警情",)) for c in cats])
+        self._petition = np.array([("信访" in c) for c in cats])
+
+    # -- construction ---------------------------------------------------------------------------
+    @classmethod
+    def from_list(cls, items: Sequence[ListItem], history: Sequence[dict[str, Any]] | None = None,
+                  grader: RiskGrader | None = None, threshold: float = DEFAULT_THRESHOLD,
+                  words: bool = False) -> Router:
+        """Zero-shot on the list; with ``history`` ({text, item_code} dicts) also a learned model."""
+        router = cls(items, grader=grader, threshold=threshold)
+        if history:
+            router.train(history, words=words)
+        return router
+
+    @classmethod
+    def load(cls, items: Sequence[ListItem], model_path: str | Path, grader: RiskGrader | None = None,
+             threshold: float = DEFAULT_THRESHOLD) -> Router:
+        return cls(items, LearnedRouter.load(model_path, [it.code for it in items]), grader, threshold)
+
+    def train(self, history: Sequence[dict[str, Any]], words: bool = False) -> TrainReport:
+        learned = LearnedRouter(self.codes, words=words)
+        texts = [prepare(h.get("text")).text for h in history]
+        labels = [str(h.get("item_code") or "") for h in history]
+        self.train_report = learned.fit(texts, labels, self._zs_probs)
+        self.learned = learned
+        return self.train_report
+
+    def save(self, path: str | Path) -> None:
+        if self.learned is None:
+            raise ValueError("没有训练好的模型可保存")
+        self.learned.save(path, list_fingerprint(self.items))
+
+    # -- routing --------------------------------------------------------------------------------
+    def _zs_probs(self, text: str) -> np.ndarray:
+        return self.zeroshot.probabilities(self.zeroshot.scores(text)[0])
+
+    def probabilities(self, text: str, channel: str | None = None) -> np.ndarray:
+        """Calibrated probability per list item (list order) for a prepared text."""
+        return self._route_probs(text, channel)[0]
+
+    def _route_probs(self, text: str, channel: str | None) -> tuple[np.ndarray, dict[int, str], Any]:
+        boost = self._channel_mask(channel, text)
+        if boost is not None and boost.any() and channel:
+            # the channel is part of what the case is: say it in the words lists use for it
+            text = text + ("，110报警" if boost is self._police else "，来访信访")
+        scores, found = self.zeroshot.scores(text)
+        p = self.zeroshot.probabilities(scores)
+        X = None
+        if self.learned is not None:
+            p, X = self.learned.probabilities(text, p)   # calibrated on the county's own history
+        if boost is not None and boost.any():
+            # Bayes with a channel likelihood: P(110 | a 警情 item) ≈ 1, P(110 | any other) ≈ 0.1
+            p = np.where(boost, p * CHANNEL_BOOST, p)
+            p = p / p.sum()
+        if self.learned is None:
+            p = self.zeroshot.calibrate(p)
+        return p, found, X
+
+    def _channel_mask(self, channel: str | None, text: str = "") -> np.ndarray | None:
+        if not channel:
+            # a case that says it came from the police ("110转来", "派出所移交") carries its channel inside
+            if text and any(k in text for k in _POLICE_TEXT):
+                return self._police
+            return None
+        ch = str(channel).lower()
+        if any(k in ch for k in _POLICE):
+            return self._police
+        if any(k in ch for k in _PETITION):
+            return self._petition
+        return None
+
+    def route(self, text: object, lat: float | None = None, lon: float | None = None, channel: str | None = None,
+              reporter_history: int = 0) -> Suggestion:
+        """Suggest routing for one case. ``lat``/``lon`` are accepted for the jurisdiction step, which
+        belongs to the case service (属地 from the grid map); they do not change the item."""
+        prepared = prepare(text)
+        risk = self.grader.grade(prepared.text, reporter_history=reporter_history)
+        risk_cues = tuple(c.describe() for c in risk.cues)
+        if not prepared.text or prepared.cjk_ratio == 0:
+            reasons = prepared.problems + risk_cues + ("置信度为 0：请人工分流",)
+            track = "联合调" if risk.grade == "高" else "马上调"
+            return Suggestion(None, None, None, 0.0, risk.grade, risk_cues, track, reasons)
+        p, found, X = self._route_probs(prepared.text, channel)
+        order = np.argsort(-p)[:TOP_K]
+        cap = UNRELIABLE_CAP if prepared.problems and (prepared.cjk_ratio < 0.3 or len(prepared.text) < 6) else 1.0
+        candidates = tuple(self._candidate(int(i), min(float(p[i]), cap), prepared.text, found, X if k == 0 else None)
+                           for k, i in enumerate(order))
+        best = candidates[0]
+        track, why = self._track(candidates, risk, reporter_history)
+        auto = best.confidence >= self.threshold and not prepared.problems
+        reasons = list(prepared.problems)
+        reasons.append(f"建议事项：{best.name}（{best.item_code}），{best.department}，{best.level}级办理，"
+                       f"置信度 {best.confidence:.0%}" + ("，可自动交办" if auto else "，待座席确认"))
+        reasons += best.reasons
+        mask = self._channel_mask(channel, prepared.text)
+        if mask is not None and mask.any():
+            kind = "警情类" if mask is self._police else "信访类"
+            reasons.append(f"来源渠道“{channel or '110/派出所'}”：优先考虑{kind}事项")
+        reasons += list(risk_cues) or ["未发现风险线索：低风险"]
+        reasons.append(f"处置方式：{track}（{why}）")
+        return Suggestion(best.item_code, best.department, self._level(best.item_code), best.confidence, risk.grade,
+                          risk_cues, track, tuple(reasons), candidates, auto)
+
+    def _level(self, code: str) -> str:
+        return self.items[self._index[code]].level
+
+    def _candidate(self, i: int, conf: float, text: str, found: dict[int, str], X: Any) -> Candidate:
+        it = self.items[i]
+        match = self.zeroshot.explain(i, text, found)
+        reasons = []
+        if match.concepts:
+            reasons.append("匹配词：" + "、".join(f"“{w}”→{c}" if w != c else f"“{w}”" for w, c in match.concepts))
+        if match.phrases:
+            reasons.append("与清单描述相同的说法：" + "、".join(f"“{w}”" for w in match.phrases))
+        if self.learned is not None and X is not None:
+            similar = self.learned.similar(X, it.code)
+            if similar:
+                reasons.append(f"相似历史案件：“{similar[0][:40]}”")
+        return Candidate(it.code, it.name, it.department, it.level, conf, tuple(reasons))
+
+    def _track(self, cands: Sequence[Candidate], risk: RiskResult, reporter_history: int) -> tuple[str, str]:
+        kinds = risk.kinds()
+        best = cands[0]
+        if risk.grade == "高":
+            if "重复反映" in kinds or reporter_history >= 2:
+                return "包案调", "高风险且反复反映"
+            if "信访" in self.items[self._index[best.item_code]].category:
+                return "包案调", "高风险信访事项"
+            if (risk.people or 0) >= VERY_MANY_PEOPLE:
+                return "包案调", f"高风险且涉及约{risk.people}人"
+        if risk.grade == "高":
+            return "联合调", f"高风险，需{best.department}会同公安等部门联合处置"
+        if len(cands) > 1 and cands[1].department != best.department and cands[1].confidence >= 0.5 * best.confidence:
+            return "联合调", f"{best.department}与{cands[1].department}权属相近，需联合研判"
+        if best.level == "县":
+            depts = {c.department for c in cands if c.confidence >= 0.15}
+            if len(depts) >= 2:
+                return "联合调", "县级事项涉及" + "、".join(sorted(depts))
+        return "马上调", f"{best.level}级事项，由{best.department}直接办理"
+
+    def route_many(self, records: Sequence[dict[str, Any]]) -> list[Suggestion]:
+        return [self.route(r.get("text"), r.get("lat"), r.get("lon"), r.get("channel"),
+                           int(r.get("reporter_history") or 0)) for r in records]

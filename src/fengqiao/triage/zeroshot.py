@@ -1,0 +1,201 @@
+"""Zero-shot routing over a county's own list: char n-grams + shipped concept groups, no training data.
+
+Each list item becomes a document (name, weighted up; category; description). A case text is
+matched two ways, and the two cosine similarities are added:
+- character 2/3-grams with TF-IDF weights computed on the list itself (a term that many items
+  share, like 纠纷, counts little);
+- concepts from the shipped lexicon (井盖 → 窨井盖, 工钱 → 工资 ...), which bridge the gap between
+  how people speak and how lists are written. Shared concepts are the "matched phrases" shown
+  to the operator.
+Scores become probabilities by a softmax whose temperature was fitted once on the demo county
+(see bench/triage/demo_bench.py); the constant is what makes confidences comparable across lists.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+
+from fengqiao.triage.catalog import ListItem
+from fengqiao.triage.lexicon import Concept, PhraseMatcher, shipped_concepts
+from fengqiao.triage.text import normalise
+
+NGRAMS = (2, 3)
+NAME_REPEAT = 3            # the item's name says most; repeat it in the document
+W_CHAR, W_CONCEPT = 1.0, 1.0
+TEMPERATURE = 9.5          # softmax sharpness; fitted (NLL) on the demo county's two development sets
+# Platt map of the top probability: confidence = σ(A·logit(p₁) + B). A softmax alone is
+# over-confident in the 0.7–0.9 band; this was fitted on the demo development sets (templates +
+# bench/triage/dev_cases.jsonl) and checked on the independently written cases
+# (bench/triage/demo_bench.py prints the reliability tables).
+CALIBRATION = (0.46, 0.23)
+_GENERIC = ("纠纷", "问题", "隐患", "诉求", "事项", "投诉", "风险", "及", "引发", "等问题", "之间")
+_FUNCTION_CHARS = set("的了是在和与及或等因为被把从对向也都还就又而")
+
+
+@dataclass(frozen=True)
+class Match:
+    """Why an item matched: shared concepts (with the case's own words) and shared phrases."""
+    concepts: tuple[tuple[str, str], ...]   # (case phrase, concept)
+    phrases: tuple[str, ...]                # substrings shared with the item's name/description
+
+
+class CharNgrams:
+    """TF-IDF over character n-grams with a fast single-text path (sklearn's is ~10× slower per call)."""
+
+    def __init__(self, docs: Sequence[str], ngrams: tuple[int, int] = NGRAMS) -> None:
+        self.lo, self.hi = ngrams
+        counts = [self._count(d) for d in docs]
+        vocab: dict[str, int] = {}
+        for c in counts:
+            for g in c:
+                vocab.setdefault(g, len(vocab))
+        df = np.zeros(len(vocab))
+        for c in counts:
+            for g in c:
+                df[vocab[g]] += 1
+        self.vocab = vocab
+        self.idf = np.log((1 + len(docs)) / (1 + df)) + 1.0
+        self.matrix = self._matrix(counts)       # docs × n-grams, rows l2-normalised
+
+    def _count(self, text: str) -> Counter[str]:
+        return Counter(text[i:i + n] for n in range(self.lo, self.hi + 1) for i in range(len(text) - n + 1))
+
+    def _matrix(self, counts: list[Counter[str]]) -> sparse.csr_matrix:
+        rows, cols, vals = [], [], []
+        for r, c in enumerate(counts):
+            for g, k in c.items():
+                j = self.vocab.get(g)
+                if j is not None:
+                    rows.append(r), cols.append(j), vals.append((1 + math.log(k)) * self.idf[j])
+        m = sparse.csr_matrix((vals, (rows, cols)), shape=(len(counts), len(self.vocab)))
+        norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1))).ravel()
+        norms[norms == 0] = 1.0
+        return sparse.csr_matrix(sparse.diags(1 / norms) @ m)
+
+    def query(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """Column indices and l2-normalised weights of one text (unknown n-grams dropped)."""
+        c = self._count(text)
+        cols, vals = [], []
+        for g, k in c.items():
+            j = self.vocab.get(g)
+            if j is not None:
+                cols.append(j), vals.append((1 + math.log(k)) * self.idf[j])
+        v = np.asarray(vals)
+        n = float(np.sqrt((v * v).sum())) if len(v) else 0.0
+        return np.asarray(cols, dtype=np.int64), (v / n if n else v)
+
+
+class ZeroShotRouter:
+    """Rank the items of one list for a case text, with reasons."""
+
+    def __init__(self, items: Sequence[ListItem], concepts: Sequence[Concept] | None = None,
+                 temperature: float = TEMPERATURE) -> None:
+        self.items = list(items)
+        self.temperature = temperature
+        docs = [self._doc(it) for it in self.items]
+        self.chars = CharNgrams(docs)
+        self._chars_t = sparse.csr_matrix(self.chars.matrix.T)   # n-gram → items, for fast scoring
+        concepts = list(shipped_concepts() if concepts is None else concepts)
+        self.concept_names = [c.name for c in concepts]
+        self.matcher: PhraseMatcher[int] = PhraseMatcher((p, k) for k, c in enumerate(concepts) for p in c.phrases)
+        item_concepts = np.zeros((len(self.items), len(concepts)))
+        for r, it in enumerate(self.items):
+            for _, _, ks in self.matcher.finditer(normalise(it.name)):
+                for k in ks:
+                    item_concepts[r, k] = 2.0
+            for _, _, ks in self.matcher.finditer(normalise(it.category + it.description)):
+                for k in ks:
+                    item_concepts[r, k] = max(item_concepts[r, k], 1.0)
+        df = (item_concepts > 0).sum(axis=0)
+        # a concept no item mentions cannot route; one that every item mentions cannot either
+        weights = np.array([c.weight for c in concepts])
+        self.concept_idf = np.where(df > 0, np.log((1 + len(self.items)) / (1 + df)) + 1.0, 0.0) * weights
+        weighted = item_concepts * self.concept_idf
+        norms = np.linalg.norm(weighted, axis=1)
+        norms[norms == 0] = 1.0
+        self.item_concepts = weighted / norms[:, None]
+        self._item_texts = [normalise(it.name + "，" + it.description) for it in self.items]
+
+    @staticmethod
+    def _doc(it: ListItem) -> str:
+        name = normalise(it.name)
+        return "，".join([name] * NAME_REPEAT + [normalise(it.category), normalise(it.description)])
+
+    def concepts_in(self, text: str) -> dict[int, str]:
+        """Concept index → the first phrase of the text that evoked it.
+
+        Longest match wins: 下水井盖 evokes 窨井盖, and the 水井 inside it must not evoke 灌溉.
+        """
+        hits = sorted(self.matcher.finditer(text), key=lambda h: (-len(h[1]), h[0]))
+        taken = bytearray(len(text))
+        found: dict[int, str] = {}
+        for start, phrase, ks in hits:
+            end = start + len(phrase)
+            if all(taken[start:end]):
+                continue
+            taken[start:end] = b"\x01" * (end - start)
+            for k in ks:
+                found.setdefault(k, phrase)
+        return found
+
+    def scores(self, text: str) -> tuple[np.ndarray, dict[int, str]]:
+        """Raw similarity per item (same order as ``items``) and the concepts found in the text."""
+        cols, vals = self.chars.query(text)
+        s = W_CHAR * (self._chars_t[cols].T @ vals) if len(cols) else np.zeros(len(self.items))
+        found = self.concepts_in(text)
+        if found:
+            ks = np.fromiter(found, dtype=np.int64)
+            q = self.concept_idf[ks]
+            n = float(np.linalg.norm(q))
+            if n:
+                s = s + W_CONCEPT * (self.item_concepts[:, ks] @ (q / n))
+        return np.asarray(s).ravel(), found
+
+    def probabilities(self, scores: np.ndarray) -> np.ndarray:
+        z = self.temperature * (scores - scores.max())
+        e = np.exp(z)
+        return e / e.sum()
+
+    @staticmethod
+    def calibrate(p: np.ndarray) -> np.ndarray:
+        """Probabilities whose top value is a calibrated confidence; the rest keep their proportions."""
+        i = int(p.argmax())
+        p1 = float(np.clip(p[i], 1e-6, 1 - 1e-6))
+        a, b = CALIBRATION
+        c1 = 1.0 / (1.0 + math.exp(-(a * math.log(p1 / (1 - p1)) + b)))
+        out = p * ((1 - c1) / (1 - p1))
+        out[i] = c1
+        return out
+
+    def explain(self, index: int, text: str, found: dict[int, str], limit: int = 4) -> Match:
+        shared = sorted((k for k in found if self.item_concepts[index, k] > 0), key=lambda k: -self.concept_idf[k])
+        concepts = tuple((found[k], self.concept_names[k]) for k in shared[:limit])
+        return Match(concepts, shared_phrases(text, self._item_texts[index], limit))
+
+
+def shared_phrases(text: str, item_text: str, limit: int = 4) -> tuple[str, ...]:
+    """Longest substrings (≥2 chars, not generic words) that the case and the item share."""
+    found: list[str] = []
+    i, n = 0, len(text)
+    while i < n - 1:
+        best = 0
+        for length in range(min(8, n - i), 1, -1):
+            if text[i:i + length] in item_text:
+                best = length
+                break
+        if best:
+            piece = text[i:i + best]
+            if (piece not in _GENERIC and not any(piece in f for f in found)
+                    and all("\u4e00" <= ch <= "\u9fff" for ch in piece) and not set(piece) <= _FUNCTION_CHARS):
+                found = [f for f in found if f not in piece] + [piece]
+            i += best
+        else:
+            i += 1
+    found.sort(key=len, reverse=True)
+    return tuple(found[:limit])
