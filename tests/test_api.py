@@ -220,3 +220,12 @@ def test_locate_and_openapi(api: Api) -> None:
     spec = api.client.get("/openapi.json").json()
     assert "/api/cases/{case_id}/transitions" in spec["paths"]
     assert "ErrorBody" in spec["components"]["schemas"]
+
+
+def test_triage_options_are_for_the_administrator(api: Api) -> None:
+    assert api.get("admin", "/api/admin/triage").json() == {"threshold": None, "risk_grading": True}
+    r = api.client.put("/api/admin/triage", headers=api.as_("admin"), json={"threshold": 0.85})
+    assert r.status_code == 200 and r.json()["threshold"] == 0.85
+    r = api.client.put("/api/admin/triage", headers=api.as_("admin"), json={"threshold": 0.2})
+    assert r.status_code == 422 and r.json()["field"] == "threshold"
+    assert api.client.put("/api/admin/triage", headers=api.as_("operator"), json={"threshold": 0.9}).status_code == 403

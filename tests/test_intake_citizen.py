@@ -82,3 +82,42 @@ def test_bad_public_input_names_the_field(api: Api) -> None:
     assert r.status_code == 422 and r.json()["field"] == "kind"
     r = api.client.post("/api/public/reports", json={**REPORT, "address": None})
     assert r.status_code == 422 and r.json()["field"] == "address"
+
+
+def _handled_case(api: Api) -> str:
+    number = api.client.post("/api/public/reports", json=REPORT).json()["case_number"]
+    cid = api.get("operator", f"/api/cases/by-number/{number}").json()["id"]
+    api.move("operator", cid, "classify", catalog_item_code="T-003")
+    api.move("operator", cid, "dispatch")
+    for action in ("accept", "start"):
+        api.move("handler_zhujian", cid, action)
+    api.move("handler_zhujian", cid, "feedback", note="路灯已更换")
+    return number
+
+
+def test_citizen_rating_satisfied_closes_the_case_and_counts_once(api: Api) -> None:
+    number = _handled_case(api)
+    status = api.client.get(f"/api/public/cases/{number}", params={"phone": REPORT["phone"]}).json()
+    assert status["can_rate"] is True and status["rating"] is None
+    r = api.client.post(f"/api/public/cases/{number}/rating",
+                        json={"phone": REPORT["phone"], "satisfaction": "满意", "comment": "修得很快"})
+    assert r.status_code == 200, r.text
+    assert r.json()["state"] == "closed" and r.json()["rating"]["satisfaction"] == "满意" and not r.json()["can_rate"]
+    case = api.get("operator", f"/api/cases/by-number/{number}").json()
+    assert case["outcome"] == "solved" and case["satisfaction"] == "满意"
+    assert [e["action"] for e in case["timeline"]][-2:] == ["close", "citizen_rating"]
+    again = api.client.post(f"/api/public/cases/{number}/rating", json={"phone": REPORT["phone"], "satisfaction": "满意"})
+    assert again.status_code == 409 and again.json()["code"] == "already_rated"
+
+
+def test_citizen_rating_dissatisfied_reopens_and_wrong_phone_or_early_rating_is_refused(api: Api) -> None:
+    early = api.client.post("/api/public/reports", json={**REPORT, "phone": "13822223333"}).json()["case_number"]
+    r = api.client.post(f"/api/public/cases/{early}/rating", json={"phone": "13822223333", "satisfaction": "满意"})
+    assert r.status_code == 409 and r.json()["code"] == "not_ready"
+    number = _handled_case(api)
+    wrong = api.client.post(f"/api/public/cases/{number}/rating", json={"phone": "13900000000", "satisfaction": "满意"})
+    assert wrong.status_code == 404
+    bad = api.client.post(f"/api/public/cases/{number}/rating", json={"phone": REPORT["phone"], "satisfaction": "还行"})
+    assert bad.status_code == 422 and bad.json()["field"] == "satisfaction"
+    r = api.client.post(f"/api/public/cases/{number}/rating", json={"phone": REPORT["phone"], "satisfaction": "不满意"})
+    assert r.status_code == 200 and r.json()["state"] == "in_progress"

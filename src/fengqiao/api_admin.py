@@ -16,6 +16,7 @@ from fengqiao.deadlines.models import DeadlinePolicy
 from fengqiao.deadlines.service import save_policy
 from fengqiao.deps import DB, User, require
 from fengqiao.errors import InvalidInput
+from fengqiao.options.service import set_triage_options, triage_options
 from fengqiao.org.models import Department, Region
 from fengqiao.org.service import get_region, import_departments_csv, import_regions_geojson, locate
 from fengqiao.workcal.service import import_year_csv, year_schedule
@@ -163,3 +164,18 @@ def add_user(session: DB, admin: Admin, body: UserCreate) -> dict[str, Any]:
         raise InvalidInput("区划不在您的管辖范围内", "region_id")
     user = create_user(session, **body.model_dump())
     return {"id": user.id, "username": user.username, "role": user.role}
+
+
+class TriageOptionsIn(BaseModel):
+    threshold: float | None = Field(None, description="自动交办的置信度阈值（0.5–0.99）；留空表示不自动交办")
+    risk_grading: bool | None = Field(None, description="受理时是否智能研判风险等级")
+
+
+@router.get("/admin/triage", summary="智能分流设置")
+def get_triage(session: DB, admin: Admin) -> dict[str, Any]:
+    return triage_options(session)
+
+
+@router.put("/admin/triage", summary="设置智能分流：自动交办阈值与风险研判")
+def put_triage(session: DB, admin: Admin, body: TriageOptionsIn) -> dict[str, Any]:
+    return set_triage_options(session, body.threshold, body.risk_grading, admin.user_id)

@@ -11,6 +11,7 @@ from fengqiao.intake.models import (  # noqa: F401
     IntakeDelivery, IntakeDevice, IntakeOutbound, IntakePhoto, IntakePlace, IntakeRejection, IntakeReport, IntakeSource,
     LedgerEntry, LedgerImport, LedgerParty, RateCounter,
 )
+from fengqiao.options.models import AppOption  # noqa: F401
 from fengqiao.org.models import Department, Region  # noqa: F401
 from fengqiao.supervision.models import SupervisionAction  # noqa: F401
 from fengqiao.workcal.models import CalendarDay, CalendarYear  # noqa: F401

@@ -6,6 +6,7 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
+from typing import cast
 from datetime import timedelta
 
 from argon2 import PasswordHasher
@@ -95,6 +96,14 @@ def principal_for(session: Session, user: User) -> Principal:
         select(func.count()).select_from(Region).where(Region.parent_id.is_(None))) == 1
     return Principal(user.id, user.username, user.display_name, Role(user.role), region.id, region.path,
                      user.department_id, only_root)
+
+
+def system_principal(session: Session) -> Principal:
+    """Who acts for the platform itself (outside channels, automatic triage): the county, no user."""
+    from fengqiao.org.service import county
+
+    home = county(session)
+    return Principal(cast(int, None), "system", "系统", Role.OPERATOR, home.id, home.path, None)
 
 
 def authenticate(session: Session, token: str) -> Principal:

@@ -155,7 +155,8 @@ def _display_names(session: Session, ids: set[int]) -> dict[int, str]:
 
 
 _EXTRA_LABELS = {"register": "登记受理", "link": "关联事项", "supervise": "督办", "attach": "上传附件",
-                 "intake_report": "同一问题再次反映", "intake_merge": "合并重复事项", "intake_split": "拆分为新事项"}
+                 "intake_report": "同一问题再次反映", "intake_merge": "合并重复事项", "intake_split": "拆分为新事项",
+                 "citizen_rating": "群众评价", "grade_risk": "智能研判风险"}
 
 
 def _action_label(action: str) -> str:

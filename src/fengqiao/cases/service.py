@@ -62,8 +62,10 @@ def _event(session: Session, case: Case, actor: Principal | None, action: str, f
     return event
 
 
-def register(session: Session, principal: Principal, data: CaseCreate, now: datetime | None = None) -> Case:
-    """受理: create a case, resolve its place, start the report and route deadlines."""
+def register(session: Session, principal: Principal, data: CaseCreate, now: datetime | None = None,
+             triage: bool = True) -> Case:
+    """受理: create a case, resolve its place, start the report and route deadlines; then triage grades
+    its risk and, above the administrator's threshold, routes it at once."""
     now = now or utcnow()
     discovered = data.discovered_at or now
     if discovered > now + timedelta(minutes=5):
@@ -101,11 +103,21 @@ def register(session: Session, principal: Principal, data: CaseCreate, now: date
     open_stage(session, case.id, Stage.ROUTE, now, policy.stages[Stage.ROUTE], policy, calendar)
     _event(session, case, principal, "register", None, data={"channel": case.channel, "outside": outside}, at=now)
     if case.risk == "高":
-        _alert(session, case, "高风险事项登记")
+        alert(session, case, "高风险事项登记")
+    if triage:
+        from fengqiao.triage.arrival import on_arrival  # triage builds on cases: import late
+
+        on_arrival(session, case, now)
     return case
 
 
-def _alert(session: Session, case: Case, reason: str) -> None:
+def note_event(session: Session, case: Case, actor: Principal | None, action: str, note: str | None,
+               data: dict[str, Any], at: datetime) -> CaseEvent:
+    """A timeline entry that does not change the state (risk graded, rating recorded ...)."""
+    return _event(session, case, actor, action, case.state, note, data, at)
+
+
+def alert(session: Session, case: Case, reason: str) -> None:
     """零延迟快报: an alert leaves through the outbox in the same transaction."""
     session.add(Outbox(topic="alert", case_id=case.id, payload={"number": case.number, "reason": reason,
                                                                  "risk": case.risk, "title": case.title}))
@@ -245,7 +257,7 @@ def _classify(session: Session, case: Case, body: TransitionIn, policy: Any, now
         data.update(item_code=item.code, item_name=item.name, version_id=item.version_id)
         if parse_limit(item.deadline).is_emergency and not case.emergency:
             case.emergency = True
-            _alert(session, case, f"立即类事项：{item.name}")
+            alert(session, case, f"立即类事项：{item.name}")
             route_limit = policy.emergency.get(Stage.ROUTE)
             if route_limit is not None:
                 stage = running_stage(session, case.id, Stage.ROUTE)
@@ -259,7 +271,7 @@ def _classify(session: Session, case: Case, body: TransitionIn, policy: Any, now
         data["risk"] = {"from": case.risk, "to": body.risk}
         case.risk = body.risk
         if body.risk == "高":
-            _alert(session, case, "风险等级调为高")
+            alert(session, case, "风险等级调为高")
     if body.track:
         case.track = body.track
         data["track"] = body.track

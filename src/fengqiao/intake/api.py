@@ -319,6 +319,18 @@ def citizen_status(request: Request, db: Db, settings: AppSettings, number: str,
         return citizen.public_status(session, number, phone)
 
 
+@public.post("/cases/{number}/rating", summary="群众评价办理结果（满意/基本满意/不满意）",
+             responses={429: {"description": "提交过于频繁"}})
+def citizen_rating(request: Request, db: Db, settings: AppSettings, number: str, body: citizen.RatingIn) -> Any:
+    ip = request.client.host if request.client else "unknown"
+    try:
+        ratelimit.check(db, settings.secret_key, [(ratelimit.limits(settings)["query_ip"], ip, None)])
+    except ratelimit.RateLimited as exc:
+        return _limited(exc)
+    with db.unit_of_work() as session:
+        return citizen.rate(session, number, body)
+
+
 router = APIRouter()
 router.include_router(intake)
 router.include_router(public)

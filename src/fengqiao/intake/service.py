@@ -10,15 +10,14 @@ import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from fengqiao.auth.models import Role
-from fengqiao.auth.service import Principal
+from fengqiao.auth.service import Principal, system_principal  # noqa: F401  (re-exported for channels)
 from fengqiao.cases.domain import OPEN_STATES, CaseState
 from fengqiao.cases.models import Case, CaseEvent, Outbox, Party
 from fengqiao.cases.schemas import CaseCreate, Channel
@@ -29,7 +28,6 @@ from fengqiao.intake import dedup
 from fengqiao.intake.domain import Probe, payload_hash
 from fengqiao.intake.models import IntakeDelivery, IntakeDevice, IntakeOutbound, IntakeReport
 from fengqiao.org.models import Region, RegionLevel
-from fengqiao.org.service import county
 
 log = logging.getLogger(__name__)
 
@@ -106,12 +104,6 @@ class Outcome:
     @property
     def state_label(self) -> str:
         return CaseState(self.state).label
-
-
-def system_principal(session: Session) -> Principal:
-    """Who registers what arrives from outside (hotline, devices, the public): the county, no user."""
-    home = county(session)
-    return Principal(cast(int, None), "system", "系统接入", Role.OPERATOR, home.id, home.path, None)
 
 
 def deliver(db: Database, inc: Incoming, now: datetime | None = None) -> Outcome:

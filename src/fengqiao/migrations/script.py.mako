@@ -10,7 +10,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import fengqiao.db
 
 revision = ${repr(up_revision)}
 down_revision = ${repr(down_revision)}

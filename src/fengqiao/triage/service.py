@@ -13,7 +13,8 @@ from fengqiao.org.models import Department
 from fengqiao.triage.catalog import ListItem
 from fengqiao.triage.router import Router, Suggestion
 
-_routers: dict[int, Router] = {}
+# Keyed by version and import time: several databases (tests, side-by-side demos) share a process.
+_routers: dict[tuple[int, str], Router] = {}
 _lock = threading.Lock()
 _KEEP = 4  # versions kept in memory; a new import makes a new version, older ones fall out
 
@@ -31,13 +32,14 @@ def router_for(session: Session) -> Router | None:
     version = current_version(session)
     if version is None:
         return None
+    key = (version.id, version.imported_at.isoformat())
     with _lock:
-        router = _routers.get(version.id)
+        router = _routers.get(key)
         if router is None:
             router = _build(session, version)
-            _routers[version.id] = router
-            for old in sorted(_routers)[:-_KEEP]:
-                del _routers[old]
+            _routers[key] = router
+            while len(_routers) > _KEEP:
+                del _routers[next(iter(_routers))]  # the oldest built
         return router
 
 
