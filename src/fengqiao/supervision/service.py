@@ -20,6 +20,7 @@ from fengqiao.deadlines.domain import Stage
 from fengqiao.deadlines.models import CaseDeadline
 from fengqiao.deadlines.policy import SUPERVISION_KINDS, Policy
 from fengqiao.deadlines.service import active_policy
+from fengqiao.errors import InvalidInput
 from fengqiao.supervision.models import SupervisionAction
 from fengqiao.workcal.service import DbCalendar
 
@@ -104,8 +105,6 @@ def _supervise(session: Session, policy: Policy, calendar: DbCalendar, row: Case
 
 def record_manual(session: Session, case: Case, kind: str, user_id: int, note: str | None) -> SupervisionAction:
     """A supervisor sends the next action by hand; it is recorded like the job's."""
-    from fengqiao.errors import InvalidInput
-
     if kind not in SUPERVISION_KINDS:
         raise InvalidInput(f"督办方式无效，可选：{'、'.join(SUPERVISION_KINDS)}", "kind")
     row = session.scalar(select(CaseDeadline).where(CaseDeadline.case_id == case.id, CaseDeadline.completed_at.is_(None))
@@ -120,4 +119,6 @@ def record_manual(session: Session, case: Case, kind: str, user_id: int, note: s
     session.add(action)
     session.add(CaseEvent(case_id=case.id, actor_id=user_id, action="supervise", from_state=case.state,
                           to_state=case.state, note=note or SUPERVISION_KINDS[kind], data={"kind": kind, "manual": True}))
+    session.add(Outbox(topic="supervision", case_id=case.id, payload={"number": case.number, "kind": kind,
+                                                                       "stage": row.stage, "manual": True}))
     return action
