@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from fengqiao.app import create_app
 from fengqiao.intake.domain import sign
 from fengqiao.settings import load_settings
-from support import PASSWORD, POINT_A, County
+from support import POINT_A, County, HttpPersonas
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
@@ -36,24 +36,7 @@ def api(county: County, tmp_path) -> Iterator["Api"]:  # type: ignore[no-untyped
         yield Api(client, county)
 
 
-class Api:
-    def __init__(self, client: TestClient, county: County) -> None:
-        self.client, self.county = client, county
-        self._tokens: dict[str, str] = {}
-
-    def as_(self, username: str) -> dict[str, str]:
-        if username not in self._tokens:
-            r = self.client.post("/api/auth/login", json={"username": username, "password": PASSWORD})
-            assert r.status_code == 200, r.text
-            self._tokens[username] = r.json()["token"]
-        return {"Authorization": f"Bearer {self._tokens[username]}"}
-
-    def post(self, user: str, url: str, **kw: Any):  # type: ignore[no-untyped-def]
-        return self.client.post(url, headers=self.as_(user), **kw)
-
-    def get(self, user: str, url: str, **kw: Any):  # type: ignore[no-untyped-def]
-        return self.client.get(url, headers=self.as_(user), **kw)
-
+class Api(HttpPersonas):
     def move(self, user: str, case_id: int, action: str, **kw: Any):  # type: ignore[no-untyped-def]
         r = self.post(user, f"/api/cases/{case_id}/transitions", json={"action": action, **kw})
         assert r.status_code == 200, r.text

@@ -117,3 +117,24 @@ def walk_in(**overrides: Any) -> CaseCreate:
 
 def move(action: Action | str, **kw: Any) -> TransitionIn:
     return TransitionIn(action=Action(action), **kw)
+
+
+class HttpPersonas:
+    """A test client that logs each persona in once and sends their requests with their token."""
+
+    def __init__(self, client: Any, county: County) -> None:
+        self.client, self.county = client, county
+        self._tokens: dict[str, str] = {}
+
+    def as_(self, username: str) -> dict[str, str]:
+        if username not in self._tokens:
+            r = self.client.post("/api/auth/login", json={"username": username, "password": PASSWORD})
+            assert r.status_code == 200, r.text
+            self._tokens[username] = r.json()["token"]
+        return {"Authorization": f"Bearer {self._tokens[username]}"}
+
+    def post(self, user: str, url: str, **kw: Any):  # type: ignore[no-untyped-def]
+        return self.client.post(url, headers=self.as_(user), **kw)
+
+    def get(self, user: str, url: str, **kw: Any):  # type: ignore[no-untyped-def]
+        return self.client.get(url, headers=self.as_(user), **kw)

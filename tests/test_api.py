@@ -12,7 +12,7 @@ from openpyxl import Workbook
 
 from fengqiao.app import create_app
 from fengqiao.settings import load_settings
-from support import CATALOG_CSV, PASSWORD, POINT_A, POINT_B, County
+from support import CATALOG_CSV, POINT_A, POINT_B, County, HttpPersonas
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
@@ -24,24 +24,7 @@ def api(county: County, tmp_path) -> Iterator["Api"]:  # type: ignore[no-untyped
         yield Api(client, county)
 
 
-class Api:
-    def __init__(self, client: TestClient, county: County) -> None:
-        self.client, self.county = client, county
-        self._tokens: dict[str, str] = {}
-
-    def as_(self, username: str) -> dict[str, str]:
-        if username not in self._tokens:
-            r = self.client.post("/api/auth/login", json={"username": username, "password": PASSWORD})
-            assert r.status_code == 200, r.text
-            self._tokens[username] = r.json()["token"]
-        return {"Authorization": f"Bearer {self._tokens[username]}"}
-
-    def post(self, user: str, url: str, **kw):  # type: ignore[no-untyped-def]
-        return self.client.post(url, headers=self.as_(user), **kw)
-
-    def get(self, user: str, url: str, **kw):  # type: ignore[no-untyped-def]
-        return self.client.get(url, headers=self.as_(user), **kw)
-
+class Api(HttpPersonas):
     def new_case(self, user: str = "operator", point=POINT_A, **kw) -> dict:  # type: ignore[no-untyped-def]
         body = {"kind": "dispute", "channel": "window", "description": "楼上漏水到我家，物业不管",
                 "lat": point[0], "lon": point[1], "address": "甲镇1村3组",

@@ -8,61 +8,17 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from fengqiao.catalog.models import CatalogItem, CatalogVersion
-from fengqiao.deadlines.domain import DeadlineFormatError, parse_limit
+from fengqiao.catalog.parse import check_rows
 from fengqiao.errors import InvalidInput, NotFound
 from fengqiao.org.service import department_by_name
-from fengqiao.tabular import read_table
-
-COLUMNS = ("code", "name", "category", "department", "level", "deadline", "basis", "description")
-REQUIRED = ("code", "name", "category", "department", "level", "deadline")
-LEVELS = ("村", "镇", "县")
-MAX_ROWS = 20_000
-
 
 def parse_catalog(session: Session, raw: bytes, filename: str) -> list[dict[str, Any]]:
     """Validate every row; raise one error listing all problems by row and column."""
-    header, rows = read_table(raw, filename)
-    missing = [c for c in COLUMNS if c not in header]
-    if missing:
-        raise InvalidInput(f"缺少列：{', '.join(missing)}（表头应为 {','.join(COLUMNS)}）", "header",
-                           [{"row": 1, "column": c, "message": "缺少此列"} for c in missing])
-    if not rows:
-        raise InvalidInput("清单没有任何事项", "file")
-    if len(rows) > MAX_ROWS:
-        raise InvalidInput(f"清单超过 {MAX_ROWS} 行", "file")
     departments = department_by_name(session)
-    errors: list[dict[str, Any]] = []
-    items: list[dict[str, Any]] = []
-    seen: dict[str, int] = {}
-    for line, cells in rows:
-        cells = cells + [""] * (len(header) - len(cells))
-        row = {col: cells[header.index(col)] for col in COLUMNS}
-
-        def bad(column: str, message: str) -> None:
-            errors.append({"row": line, "column": column, "message": message})
-
-        for col in REQUIRED:
-            if not row[col]:
-                bad(col, "不能为空")
-        if row["code"]:
-            if row["code"] in seen:
-                bad("code", f"编码 {row['code']} 与第 {seen[row['code']]} 行重复")
-            seen.setdefault(row["code"], line)
-        if row["department"] and row["department"] not in departments:
-            bad("department", f"部门“{row['department']}”不存在，请先在部门管理中添加")
-        if row["level"] and row["level"] not in LEVELS:
-            bad("level", f"层级“{row['level']}”无效，应为 村、镇 或 县")
-        if row["deadline"]:
-            try:
-                parse_limit(row["deadline"])
-            except DeadlineFormatError as exc:
-                bad("deadline", str(exc))
-        items.append(row)
+    rows, errors = check_rows(raw, filename, departments)
     if errors:
         raise InvalidInput(f"清单有 {len(errors)} 处错误，未导入任何事项", "file", errors)
-    for row in items:
-        row["department_id"] = departments[row["department"]].id
-    return items
+    return [{**row, "department_id": departments[row["department"]].id} for _, row in rows]
 
 
 def import_catalog(session: Session, raw: bytes, filename: str, user_id: int | None = None) -> CatalogVersion:

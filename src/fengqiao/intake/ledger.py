@@ -24,7 +24,7 @@ from fengqiao.cases.queries import CaseFilter, list_cases
 from fengqiao.cases.schemas import KIND_LABELS, CaseKind
 from fengqiao.cases.validation import check_id_number, check_phone
 from fengqiao.catalog.models import CatalogItem
-from fengqiao.catalog.service import read_table
+from fengqiao.tabular import read_table
 from fengqiao.db import utcnow
 from fengqiao.deadlines.domain import LOCAL_TZ
 from fengqiao.deadlines.models import CaseDeadline

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from fengqiao.cases.domain import ACTION_LABELS, Action, CaseState
 from fengqiao.cases.schemas import CaseKind
 from fengqiao.cases.validation import check_id_number, check_phone
-from fengqiao.catalog.service import read_table
+from fengqiao.tabular import read_table
 from fengqiao.db import Database, utcnow
 from fengqiao.deadlines.domain import LOCAL_TZ
 from fengqiao.errors import Conflict, InvalidInput, NotFound, Unauthorized
