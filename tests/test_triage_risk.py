@@ -82,3 +82,61 @@ def test_bad_extra_cue_line_is_rejected() -> None:
 
 def test_chinese_numbers() -> None:
     assert [chinese_number(t) for t in ("35", "十二", "二十万", "两", "一百零五")] == [35, 12, 200_000, 2, 105]
+
+
+@pytest.mark.parametrize("text", [
+    "他说再不给钱就跟老板同归于尽",
+    "我妈说活着没意思，把安眠药攒了一瓶",
+    "有个工人爬到塔吊上面说不给钱就跳下来",
+    "我老公说要把房子点了，大家一起死",
+    "讨债的人说要炸了我家",
+    "听说有人在群里组织上访团，下周一起去市里",
+    "一百多个工人把县道堵了",
+    "拆迁户们商量好了，周五一起去堵高速路口",
+    "楼道里一股天然气的味道，越来越重",
+    "对面楼窗户往外冒烟，好像是着了",
+    "路边电线杆上的电线一直在打火花",
+    "老楼外墙开裂，楼下天天有小孩玩",
+    "水库的坝上出现了一条大裂缝",
+    "有个小孩掉进坑塘里了，快来人",
+    "我弟弟精神分裂症停药了，拿菜刀追着我妈跑",
+    "化工厂飘过来的味道很呛，好多人眼睛疼、咳嗽",
+])
+def test_broadened_cues_are_high(grader: RiskGrader, text: str) -> None:
+    assert grader.grade(text).grade == "高", grader.grade(text).cues
+
+
+@pytest.mark.parametrize("text", [
+    "燃气公司上门检查过了，没有漏气，就是灶头打不着火",      # exclusion: 打不着火 is not 着火
+    "上次煤气灶坏了已修好，想问问燃气费怎么交",                # past
+    "前天那个燃气泄漏已经处理完了，想反映一下来得太慢",        # dealt with in the same sentence
+    "我说的不想活是气话，就是想问问低保为什么取消了",          # hedged
+    "政府门口没人聚集，我们只是想咨询拆迁政策",                # negated
+    "两家孩子玩的时候推倒了，对方只愿意出几百块钱",            # 几百块钱 is no crowd
+    "房子墙上有几道细小的裂缝，想请人来鉴定一下",
+    "我腿脚不方便想申请轮椅，去问了说要等名额",
+])
+def test_negated_hedged_past_or_resolved_is_not_high(grader: RiskGrader, text: str) -> None:
+    assert grader.grade(text).grade != "高", grader.grade(text).cues
+
+
+def test_resolved_is_shown_as_medium_but_not_when_still_open(grader: RiskGrader) -> None:
+    done = grader.grade("前天那个燃气泄漏已经处理完了")
+    assert done.grade == "中" and "已处置的燃气泄漏" in done.kinds()
+    assert grader.grade("燃气泄漏到现在还没处理完").grade == "高"
+
+
+def test_a_person_stays_dangerous_after_the_fire_is_out(grader: RiskGrader) -> None:
+    assert grader.grade("精神病人把自家房子点着了，火已经扑灭了，人还在院里骂").grade == "高"
+
+
+def test_blockade_with_a_group_word_is_a_gathering(grader: RiskGrader) -> None:
+    result = grader.grade("外卖骑手们聚在站点门口讨说法")
+    assert result.grade == "高" and "群体聚集" in result.kinds()
+    assert grader.grade("小区下水道堵了，业主们很着急").grade != "高"
+
+
+def test_exclusion_lines_can_be_added() -> None:
+    text = "他说要跳槽去别家"
+    assert RiskGrader(extra_cues="高\t测试\t跳槽").grade(text).grade == "高"
+    assert RiskGrader(extra_cues="高\t测试\t跳槽\n否\t排除\t跳槽去").grade(text).grade == "低"

@@ -98,3 +98,17 @@ def test_channel_110_prefers_police_items() -> None:
     text = "两户邻居因为门口堆杂物的事吵起来了"
     assert router.route(text).item_code == "T-03"
     assert router.route(text, channel="110").item_code == "T-09"
+
+
+def test_a_present_danger_points_at_the_lists_risk_item(monkeypatch: pytest.MonkeyPatch) -> None:
+    from fengqiao.triage import zeroshot
+    from fengqiao.triage.catalog import ListItem
+
+    items = small_list() + [ListItem("T-09", "矛盾纠纷激化风险", "风险隐患", "公安局", "县", "1日",
+                                     description="纠纷双方扬言报复、可能引发治安刑事案件。")]
+    router = Router.from_list(items)
+    assert router.route("邻居因为堆杂物天天吵").item_code == "T-03"
+    s = router.route("邻居因为堆杂物天天吵，对方说要弄死我")
+    assert (s.item_code, s.risk) == ("T-09", "高")
+    monkeypatch.setattr(zeroshot, "W_RISK", 0.0)   # the risk cue, not the words, moved it
+    assert Router.from_list(items).route("邻居因为堆杂物天天吵，对方说要弄死我").item_code == "T-03"

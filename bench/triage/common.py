@@ -62,3 +62,15 @@ def dev_cases() -> list[dict]:
     """bench/triage/dev_cases.jsonl: a second development set (written after reading the list), for tuning."""
     return [json.loads(line) for line in (HERE / "dev_cases.jsonl").read_text(encoding="utf-8").splitlines()
             if line.strip()]
+
+
+def risk_dev() -> list[dict]:
+    """bench/triage/risk_dev.jsonl: a third development set, written for risk cues (see README)."""
+    return [json.loads(line) for line in (HERE / "risk_dev.jsonl").read_text(encoding="utf-8").splitlines()
+            if line.strip()]
+
+
+def risk_holdout() -> list[dict]:
+    """bench/triage/risk_holdout.jsonl: 40 texts written with risk_dev but kept out of tuning (see README)."""
+    return [json.loads(line) for line in (HERE / "risk_holdout.jsonl").read_text(encoding="utf-8").splitlines()
+            if line.strip()]

@@ -4,6 +4,9 @@ Sets:
 - templates: src/fengqiao/demo/content/case_templates.json (500 texts, written together with the
   list; also the development set the lexicon and the calibration were tuned on → optimistic);
 - dev: bench/triage/dev_cases.jsonl (130 texts written after reading the list; second development set);
+- risk_dev: bench/triage/risk_dev.jsonl (124 texts, 61 高; written for the second risk-cue round, tuned on);
+- risk_holdout: bench/triage/risk_holdout.jsonl (40 texts, 20 高; written in the same round before any
+  tuning on it, measured once at the end of the round);
 - independent: bench/triage/independent_cases.jsonl (180 texts written before reading the list's
   wording; 174 have an item in the list and are scored; never tuned on). See README.md in this folder.
 Run: .venv/bin/python bench/triage/demo_bench.py
@@ -17,7 +20,15 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import demo_cases, demo_list, dev_cases, independent_cases, template_high_risk  # noqa: E402
+from common import (  # noqa: E402
+    demo_cases,
+    demo_list,
+    dev_cases,
+    independent_cases,
+    risk_dev,
+    risk_holdout,
+    template_high_risk,
+)
 
 from fengqiao.triage.evaluate import (  # noqa: E402
     coverage_precision,
@@ -80,6 +91,10 @@ def main() -> None:
     dev = dev_cases()
     report("templates (dev set)", templates, rt, [c["id"] in high for c in templates])
     report("dev_cases (dev set)", dev, run(zs, dev, dept), [c["risk"] == "高" for c in dev])
+    rdev = risk_dev()
+    report("risk_dev (dev set)", rdev, run(zs, rdev, dept), [c["risk"] == "高" for c in rdev])
+    hold = risk_holdout()
+    report("risk_holdout (test set)", hold, run(zs, hold, dept), [c["risk"] == "高" for c in hold])
     report("independent (test set)", independent, ri, None)
     risk_all = [zs.route(c["text"]).risk for c in all_independent]
     gold = [c["risk"] == "高" for c in all_independent]

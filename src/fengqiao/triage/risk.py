@@ -5,7 +5,12 @@
 中: repeated unresolved complaints, many people (≥10) or large sums, vulnerable people, rising anger.
 低: otherwise. The cue list is data (lexicon/risk_cues.tsv); administrators add their own with
 ``RiskGrader(extra_cues=...)``. A cue right after a negation in the same clause ("没有煤气味",
-"不是着火") does not count — cheap, and it removes the commonest false alarms.
+"不是着火") does not count — cheap, and it removes the commonest false alarms. Lines of grade 否
+are exclusions: a cue inside one of their phrases does not count (打不着火 is not 着火).
+A 高 cue that is hypothetical or in the past (万一着火, 上次漏气), hedged (是气话) or already dealt
+with in the same sentence (燃气泄漏已经处理完了, 民警出警后情绪平稳) becomes a 中 cue, so the
+operator still sees it. A blockade word (堵在, 围在, 罢工 ...) with ≥10 people or a group word
+(工人们, 拆迁户, 一群) makes a gathering: 高.
 """
 
 from __future__ import annotations
@@ -22,12 +27,21 @@ MANY_PEOPLE = 10          # ≥ this many people involved → 中
 VERY_MANY_PEOPLE = 50     # with a 高 cue, ≥ this many → 包案调 (see router)
 LARGE_SUM = 100_000       # yuan; ≥ this → 中
 _HYPOTHETICAL = ("万一", "怕", "容易", "如果", "一旦", "担心", "防止", "可能", "会不会", "以免", "小心", "生怕",
-                 "上次", "去年", "以前", "曾经", "过去")
-_HYPOTHETICAL_AFTER = ("风险", "隐患", "危险", "的可能", "怎么办")
+                 "上次", "去年", "以前", "曾经", "过去", "要是", "假如", "倘若", "真要", "到时候", "演练", "演习", "模拟")
+_HYPOTHETICAL_AFTER = ("风险", "隐患", "危险", "的可能", "怎么办", "是气话", "的气话", "气话", "开玩笑", "是玩笑",
+                       "说着玩", "演练", "演习")
+# dealt with: later in the same sentence as the cue (燃气泄漏已经处理完了; 被打，民警出警后双方情绪平稳)
+_RESOLVED = ("已修好", "已经修好", "修好了", "已处理", "已经处理", "处理完", "处理好了", "已解决", "已经解决",
+             "已排除", "已经排除", "已扑灭", "已经扑灭", "扑灭了", "已经灭了", "火灭了", "已经扶正", "扶正了",
+             "调解好", "已调解", "已经调解", "和解了", "已和解", "情绪平稳", "已平息", "平息了", "暂时没事",
+             "没事了", "已劝开", "劝开了", "已经分开", "已经拉开", "已经抢修", "抢修好", "已恢复", "已经恢复")
 _NEGATORS = ("没有", "没", "无", "未", "不是", "并非", "并没有", "排除", "不存在", "不再", "别", "没再", "已无")
 _CLAUSE = re.compile(r"[，,。；;！!？?\n、：:]")
 _SENTENCE = re.compile(r"[。；;！!？?\n]")
-_CROWD_ANGER = {"情绪激烈", "冲突"}   # with ≥10 people these make a gathering
+# a person who threatened, wants to die or is ill stays a danger after the fire is out
+_PERSISTENT = {"扬言伤人", "轻生自伤", "精神障碍肇事", "家庭暴力", "持械"}
+_CROWD_ANGER = {"情绪激烈", "冲突", "围堵"}   # with ≥10 people these make a gathering
+_BLOCKADE = "围堵"                           # with a group word (工人们, 一群) it makes a gathering too
 _CN = {"零": 0, "一": 1, "二": 2, "两": 2, "俩": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 _UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10_000}
 _NUM = r"[0-9]+(?:\.[0-9]+)?|[零一二两俩三四五六七八九十百千万几]+"
@@ -91,26 +105,41 @@ class RiskGrader:
         else:
             for c in extra_cues or ():
                 specs += parse_cues(c) if isinstance(c, str) else [c]
-        self.specs = specs
+        self.specs = [s for s in specs if s.grade != "否"]
+        self.exclusions = [s for s in specs if s.grade == "否"]
         self.many_people, self.large_sum = many_people, large_sum
-        self._matcher: PhraseMatcher[CueSpec] = PhraseMatcher((p, s) for s in specs for p in s.phrases)
+        self._matcher: PhraseMatcher[CueSpec] = PhraseMatcher((p, s) for s in self.specs for p in s.phrases)
+        self._excluder: PhraseMatcher[CueSpec] = PhraseMatcher((p, s) for s in self.exclusions for p in s.phrases)
 
     def grade(self, text: str, reporter_history: int = 0) -> RiskResult:
         """``reporter_history``: earlier reports by the same person on this matter (≥2 counts as repeated)."""
         t = normalise(text)
         cues: dict[tuple[str, str], Cue] = {}
+        conditional: set[tuple[str, str]] = set()
+        masked = bytearray(len(t))
+        for start, phrase, _ in self._excluder.finditer(t):
+            masked[start:start + len(phrase)] = b"\x01" * len(phrase)
         for start, phrase, specs in self._matcher.finditer(t):
-            if _negated(t, start):
+            if _negated(t, start) or any(masked[start:start + len(phrase)]):
                 continue
             hypothetical = _hypothetical(t, start, phrase)
+            resolved = not hypothetical and _resolved(t, start, phrase)
             for spec in specs:
                 if spec.requires and not _cooccurs(t, start, phrase, spec.requires):
                     continue
                 if spec.grade == "高" and hypothetical:
                     # "万一着火" is a hazard to fix, not a fire to run to
                     cues.setdefault(("中", "可能" + spec.kind), Cue("中", "可能" + spec.kind, phrase))
-                else:
-                    cues.setdefault((spec.grade, spec.kind), Cue(spec.grade, spec.kind, phrase))
+                elif spec.grade == "高" and resolved and spec.kind not in _PERSISTENT:
+                    # "燃气泄漏已经处理完了": follow up, no one needs to run
+                    cues.setdefault(("中", "已处置的" + spec.kind), Cue("中", "已处置的" + spec.kind, phrase))
+                elif (spec.grade, spec.kind) not in cues or (not spec.requires and (spec.grade, spec.kind) in conditional):
+                    # a phrase that is a cue on its own (弄死) names the cue better than one that needed company (扬言)
+                    cues[(spec.grade, spec.kind)] = Cue(spec.grade, spec.kind, phrase)
+                    if spec.requires:
+                        conditional.add((spec.grade, spec.kind))
+                    else:
+                        conditional.discard((spec.grade, spec.kind))
         people = _max_people(t)
         if people is not None and people >= self.many_people:
             cues.setdefault(("中", "涉及人数多"), Cue("中", "涉及人数多", f"约{int(people)}人"))
@@ -121,6 +150,9 @@ class RiskGrader:
         if (people or 0) >= self.many_people and kinds & _CROWD_ANGER:
             why = "、".join(sorted(kinds & _CROWD_ANGER))
             cues.setdefault(("高", "群体聚集"), Cue("高", "群体聚集", f"约{int(people or 0)}人且{why}"))
+        elif _BLOCKADE in kinds and "涉及人数多" in kinds:
+            group = cues[("中", "涉及人数多")].phrase
+            cues.setdefault(("高", "群体聚集"), Cue("高", "群体聚集", f"{group}且{cues[('中', _BLOCKADE)].phrase}"))
         if reporter_history >= 2:
             cues.setdefault(("中", "重复反映"), Cue("中", "重复反映", f"此前已反映{reporter_history}次"))
         ordered = tuple(sorted(cues.values(), key=lambda c: GRADES.index(c.grade)))
@@ -148,6 +180,19 @@ def _hypothetical(text: str, start: int, phrase: str) -> bool:
                                                           for h in _HYPOTHETICAL_AFTER)
 
 
+def _resolved(text: str, start: int, phrase: str) -> bool:
+    """燃气泄漏已经处理完了 / 被打，民警出警后双方情绪平稳: dealt with, later in the same sentence."""
+    m = _SENTENCE.search(text, start + len(phrase))
+    rest = text[start + len(phrase):m.start() if m else len(text)]
+    for r in _RESOLVED:
+        i = rest.find(r)
+        while i >= 0:
+            if not any(n in rest[max(0, i - 3):i] for n in ("没", "未", "不", "别")):   # 还没处理完 is not dealt with
+                return True
+            i = rest.find(r, i + 1)
+    return False
+
+
 def _cooccurs(text: str, start: int, phrase: str, requires: Sequence[str]) -> bool:
     """One of ``requires`` in the same sentence as the cue (not negated)."""
     lo = max((m.end() for m in _SENTENCE.finditer(text, 0, start)), default=0)
@@ -170,7 +215,7 @@ def _max_people(text: str) -> float | None:
         if n is not None and n == int(n):
             best = n if best is None else max(best, n)
     for v in _VAGUE_MANY:
-        if v in text:
+        if re.search(rf"{v}\s*(多|来)?\s*(个|名|位|户|家|口|号)?\s*({_WHO})", text):   # 几百块钱 is no crowd
             n = 100.0 if v in ("上百", "几百", "好几百", "上千", "成百", "一百多") else 20.0
             best = n if best is None else max(best, n)
     return best

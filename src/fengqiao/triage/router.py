@@ -126,18 +126,25 @@ class Router:
 
     # -- routing --------------------------------------------------------------------------------
     def _zs_probs(self, text: str) -> np.ndarray:
-        return self.zeroshot.probabilities(self.zeroshot.scores(text)[0])
+        return self.zeroshot.probabilities(self.zeroshot.scores(text, self._risk_kinds(text))[0])
+
+    def _risk_kinds(self, text: str, risk: RiskResult | None = None) -> set[str]:
+        """Kinds of the present 高 cues: they point at the list's risk items (see zeroshot.W_RISK)."""
+        risk = risk or self.grader.grade(text)
+        return {c.kind for c in risk.cues if c.grade == "高"}
 
     def probabilities(self, text: str, channel: str | None = None) -> np.ndarray:
         """Calibrated probability per list item (list order) for a prepared text."""
         return self._route_probs(text, channel)[0]
 
-    def _route_probs(self, text: str, channel: str | None) -> tuple[np.ndarray, dict[int, str], Any]:
+    def _route_probs(self, text: str, channel: str | None,
+                     risk: RiskResult | None = None) -> tuple[np.ndarray, dict[int, str], Any]:
+        kinds = self._risk_kinds(text, risk)
         boost = self._channel_mask(channel, text)
         if boost is not None and boost.any() and channel:
             # the channel is part of what the case is: say it in the words lists use for it
             text = text + ("，110报警" if boost is self._police else "，来访信访")
-        scores, found = self.zeroshot.scores(text)
+        scores, found = self.zeroshot.scores(text, kinds)
         p = self.zeroshot.probabilities(scores)
         X = None
         if self.learned is not None:
@@ -174,7 +181,7 @@ class Router:
             reasons = prepared.problems + risk_cues + ("置信度为 0：请人工分流",)
             track = "联合调" if risk.grade == "高" else "马上调"
             return Suggestion(None, None, None, 0.0, risk.grade, risk_cues, track, reasons)
-        p, found, X = self._route_probs(prepared.text, channel)
+        p, found, X = self._route_probs(prepared.text, channel, risk)
         order = np.argsort(-p)[:TOP_K]
         cap = UNRELIABLE_CAP if prepared.problems and (prepared.cjk_ratio < 0.3 or len(prepared.text) < 6) else 1.0
         candidates = tuple(self._candidate(int(i), min(float(p[i]), cap), prepared.text, found, X if k == 0 else None)

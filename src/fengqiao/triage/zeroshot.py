@@ -15,19 +15,22 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
 
 from fengqiao.triage.catalog import ListItem
-from fengqiao.triage.lexicon import Concept, PhraseMatcher, shipped_concepts
+from fengqiao.triage.lexicon import Concept, PhraseMatcher, shipped_concepts, shipped_risk_routes
 from fengqiao.triage.text import normalise
 
 NGRAMS = (2, 3)
 NAME_REPEAT = 3            # the item's name says most; repeat it in the document
 W_CHAR, W_CONCEPT = 1.0, 1.0
+# a present 高-risk cue (from the risk grader) adds this to the items the list sets aside for such
+# dangers (lexicon/risk_routes.tsv: 扬言伤人 → 矛盾纠纷激化风险, 燃气泄漏 → 燃气泄漏隐患 ...)
+W_RISK = 0.25
 TEMPERATURE = 9.5          # softmax sharpness; fitted (NLL) on the demo county's two development sets
 # Platt map of the top probability: confidence = σ(A·logit(p₁) + B). A softmax alone is
 # over-confident in the 0.7–0.9 band; this was fitted on the demo development sets (templates +
@@ -121,6 +124,12 @@ class ZeroShotRouter:
         norms[norms == 0] = 1.0
         self.item_concepts = weighted / norms[:, None]
         self._item_texts = [normalise(it.name + "，" + it.description) for it in self.items]
+        names = [normalise(it.name) for it in self.items]
+        self.risk_routes: dict[str, np.ndarray] = {}
+        for kind, words in shipped_risk_routes():
+            mask = np.array([any(w in n for w in words) for n in names], dtype=float)
+            if mask.any():
+                self.risk_routes[kind] = mask
 
     @staticmethod
     def _doc(it: ListItem) -> str:
@@ -144,8 +153,10 @@ class ZeroShotRouter:
                 found.setdefault(k, phrase)
         return found
 
-    def scores(self, text: str) -> tuple[np.ndarray, dict[int, str]]:
-        """Raw similarity per item (same order as ``items``) and the concepts found in the text."""
+    def scores(self, text: str, risk_kinds: Collection[str] = ()) -> tuple[np.ndarray, dict[int, str]]:
+        """Raw similarity per item (same order as ``items``) and the concepts found in the text.
+
+        ``risk_kinds``: kinds of the case's present 高-risk cues; items set aside for them get ``W_RISK``."""
         cols, vals = self.chars.query(text)
         s = W_CHAR * (self._chars_t[cols].T @ vals) if len(cols) else np.zeros(len(self.items))
         found = self.concepts_in(text)
@@ -155,7 +166,11 @@ class ZeroShotRouter:
             n = float(np.linalg.norm(q))
             if n:
                 s = s + W_CONCEPT * (self.item_concepts[:, ks] @ (q / n))
-        return np.asarray(s).ravel(), found
+        s = np.asarray(s).ravel()
+        masks = [self.risk_routes[k] for k in risk_kinds if k in self.risk_routes]
+        if masks:
+            s = s + W_RISK * np.max(masks, axis=0)
+        return s, found
 
     def probabilities(self, scores: np.ndarray) -> np.ndarray:
         z = self.temperature * (scores - scores.max())

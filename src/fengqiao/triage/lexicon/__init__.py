@@ -51,7 +51,7 @@ class Concept:
 
 @dataclass(frozen=True)
 class CueSpec:
-    grade: str           # 高 or 中
+    grade: str           # 高 or 中; 否 = an exclusion: these phrases mask any cue they overlap (打不着火 ⊃ 着火)
     kind: str            # e.g. 扬言伤人
     phrases: tuple[str, ...]
     requires: tuple[str, ...] = ()   # all-of-one: one of these must occur in the same sentence
@@ -82,8 +82,8 @@ def parse_concepts(text: str) -> list[Concept]:
 def parse_cues(text: str) -> list[CueSpec]:
     out = []
     for n, cols in enumerate(_lines(text), start=1):
-        if len(cols) < 3 or cols[0].strip() not in ("高", "中"):
-            raise ValueError(f"风险线索词表第 {n} 条格式错误：应为 等级(高/中)<TAB>类别<TAB>说法|说法[<TAB>须同现说法]")
+        if len(cols) < 3 or cols[0].strip() not in ("高", "中", "否"):
+            raise ValueError(f"风险线索词表第 {n} 条格式错误：应为 等级(高/中/否)<TAB>类别<TAB>说法|说法[<TAB>须同现说法]")
         requires = tuple(p.strip() for p in cols[3].split("|") if p.strip()) if len(cols) > 3 else ()
         out.append(CueSpec(cols[0].strip(), cols[1].strip(),
                            tuple(p.strip() for p in cols[2].split("|") if p.strip()), requires))
@@ -102,6 +102,17 @@ def shipped_concepts() -> tuple[Concept, ...]:
 @lru_cache(maxsize=1)
 def shipped_cues() -> tuple[CueSpec, ...]:
     return tuple(parse_cues(_read("risk_cues.tsv")))
+
+
+@lru_cache(maxsize=1)
+def shipped_risk_routes() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """(risk cue kind, words of list item names that such a case belongs to), from risk_routes.tsv."""
+    out = []
+    for cols in _lines(_read("risk_routes.tsv")):
+        if len(cols) < 2:
+            raise ValueError(f"风险路由词表格式错误：{cols!r}（应为 线索类别<TAB>说法|说法）")
+        out.append((cols[0].strip(), tuple(p.strip() for p in cols[1].split("|") if p.strip())))
+    return tuple(out)
 
 
 def load_cues(path: str | Path) -> list[CueSpec]:
