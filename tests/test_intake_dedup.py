@@ -20,7 +20,8 @@ def test_two_reports_of_one_manhole_become_one_case_with_two_reports(api: Api) -
     panel = api.get("operator", f"/api/intake/cases/{first['case_id']}").json()
     assert [r["link"] for r in panel["reports"]] == ["origin", "auto"]
     timeline = api.get("operator", f"/api/cases/{first['case_id']}").json()["timeline"]
-    assert [e["action"] for e in timeline] == ["register", "intake_report"]
+    # An open manhole can hurt someone: triage raises the risk on arrival (中), then the second report links.
+    assert [e["action"] for e in timeline] == ["register", "grade_risk", "intake_report"]
 
 
 def test_different_problems_stay_apart(api: Api) -> None:

@@ -66,7 +66,24 @@ def test_queue_offers_a_suggestion_and_only_allowed_moves(county: County, client
     assert row["proposal"]["department_name"] == "村（社区）委员会"
     assert row["allowed_actions"] == ["classify", "void"]
     assert row["reporter"]["phone"] == "13812345678"
+    # The triage router's confidence, track, risk and reasons, for the operator to weigh.
+    proposal = row["proposal"]
+    assert 0 < proposal["confidence"] <= 1 and proposal["track"] in ("马上调", "联合调", "包案调")
+    assert proposal["suggested_risk"] in ("高", "中", "低")
+    assert proposal["reasons"] and any("置信度" in r for r in proposal["reasons"])
     assert client.get("/api/screens/queue", headers=_h(client, "handler_zhujian")).status_code == 403
+
+
+def test_screen_config_gives_the_tile_server_only_when_one_is_set(client: TestClient,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    h = _h(client, "leader")
+    monkeypatch.delenv(screens.TILE_URL_ENV, raising=False)
+    assert client.get("/api/screens/config", headers=h).json() == {"tile_url": None}
+    monkeypatch.setenv(screens.TILE_URL_ENV, " http://tiles.local/{z}/{x}/{y}.png ")
+    assert client.get("/api/screens/config", headers=h).json() == {"tile_url": "http://tiles.local/{z}/{x}/{y}.png"}
+    monkeypatch.setenv(screens.TILE_URL_ENV, "http://tiles.local/tile.png")  # cannot address a tile
+    assert client.get("/api/screens/config", headers=h).json() == {"tile_url": None}
+    assert client.get("/api/screens/config").status_code == 401
 
 
 def test_queue_flags_an_open_case_from_the_same_caller(county: County, client: TestClient) -> None:
@@ -165,6 +182,7 @@ def test_screens_are_served_with_a_fallback_to_index_html(tmp_path: Path) -> Non
     (tmp_path / "assets").mkdir()
     (tmp_path / "index.html").write_text("<div id=app></div>", encoding="utf-8")
     (tmp_path / "assets" / "app-1.js").write_text("console.log(1)", encoding="utf-8")
+    (tmp_path / "sw.js").write_text("self.addEventListener('fetch', () => {})", encoding="utf-8")
     app = FastAPI()
     mount_frontend(app, tmp_path)
 
@@ -176,6 +194,9 @@ def test_screens_are_served_with_a_fallback_to_index_html(tmp_path: Path) -> Non
     assert c.get("/queue").text == "<div id=app></div>"
     assert c.get("/cases/12").headers["cache-control"] == "no-cache"
     assert "immutable" in c.get("/assets/app-1.js").headers["cache-control"]
+    # The service worker is checked for a new build on every visit: never cached for long.
+    worker = c.get("/sw.js")
+    assert worker.headers["cache-control"] == "no-cache" and "javascript" in worker.headers["content-type"]
     assert c.get("/assets/missing.js").status_code == 404
     assert c.get("/api/later").json() == {"ok": True}
     assert c.get("/api/nothing").status_code == 404

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -114,6 +115,25 @@ def dashboard(session: DB, user: User) -> dict[str, Any]:
             "newest": [s.model_dump(mode="json") for s in summaries(session, list(newest), now)],
             "alerts": [s.model_dump(mode="json") for s in summaries(session, list(alerts), now)],
             "region_id": user.region_id}
+
+
+TILE_URL_ENV = "FENGQIAO_MAP_TILE_URL"
+
+
+def tile_url() -> str | None:
+    """The county's own map tiles (e.g. ``http://tiles.local/{z}/{x}/{y}.png``), or None: grids only.
+
+    A template without ``{z}``, ``{x}`` and ``{y}`` cannot address a tile and is ignored.
+    """
+    value = os.environ.get(TILE_URL_ENV, "").strip()
+    if not value or not all(part in value for part in ("{z}", "{x}", "{y}")):
+        return None
+    return value
+
+
+@router.get("/config", summary="界面配置：地图底图瓦片地址（未配置时只画网格）")
+def config(user: User) -> dict[str, Any]:
+    return {"tile_url": tile_url()}
 
 
 @router.get("/events", summary="实时事件流（Server-Sent Events）：任何事项变化 2 秒内推送",
@@ -246,6 +266,7 @@ def queue(session: DB, user: Centre, limit: Annotated[int, Query(ge=1, le=500)] 
                         "confidence": round(suggestion.confidence, 3) if suggestion else None,
                         "suggested_risk": suggestion.risk if suggestion else None,
                         "track": suggestion.track if suggestion else None,
+                        "reasons": list(suggestion.reasons) if suggestion else [],
                         "reason": f"智能分流建议清单事项 {item.code}“{item.name}”" + (f"：{reasons}" if reasons else "")}
         dupes = [d for d in earlier.get(reporter["raw_phone"], []) if d["id"] != case.id] if reporter and reporter["raw_phone"] else []
         out.append({**summary.model_dump(mode="json"), "description": case.description[:200],

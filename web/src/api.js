@@ -153,3 +153,68 @@ export function liveEvents(onEvent, onState = () => {}) {
   loop()
   return () => { stopped = true; controller?.abort() }
 }
+
+// Download with progress: the bytes received so far (and the total when the server sends it), then the
+// file is handed to the browser under the server's file name.
+export async function download(url, onProgress = () => {}, { signal } = {}) {
+  let res
+  try {
+    res = await fetch(url, { headers: authHeaders(), signal })
+  } catch (e) {
+    if (e?.name === 'AbortError') throw e
+    throw new ApiError(0, { code: 'offline', message: '网络连接失败，下载未完成' })
+  }
+  if (!res.ok) {
+    let body = null
+    try { body = await res.json() } catch { body = { message: `下载失败（${res.status}）` } }
+    if (res.status === 401) onUnauthorized()
+    throw new ApiError(res.status, body)
+  }
+  const total = Number(res.headers.get('content-length')) || null
+  const chunks = []
+  let received = 0
+  onProgress({ received, total })
+  if (res.body?.getReader) {
+    const reader = res.body.getReader()
+    for (;;) {
+      const { value, done } = await reader.read()
+      if (done) break
+      chunks.push(value)
+      received += value.length
+      onProgress({ received, total })
+    }
+  } else {
+    const buf = new Uint8Array(await res.arrayBuffer())
+    chunks.push(buf)
+    received = buf.length
+    onProgress({ received, total })
+  }
+  const type = res.headers.get('content-type') || 'application/octet-stream'
+  return { blob: new Blob(chunks, { type }), filename: filenameOf(res.headers.get('content-disposition')), size: received }
+}
+
+function filenameOf(disposition) {
+  if (!disposition) return null
+  const star = /filename\*=UTF-8''([^;]+)/i.exec(disposition)
+  if (star) { try { return decodeURIComponent(star[1].trim()) } catch { /* fall through */ } }
+  const plain = /filename="?([^";]+)"?/i.exec(disposition)
+  return plain ? plain[1] : null
+}
+
+export function saveBlob(blob, filename) {
+  const href = URL.createObjectURL(blob)
+  const a = document.createElement('a')
+  a.href = href
+  a.download = filename || '下载'
+  document.body.appendChild(a)
+  a.click()
+  a.remove()
+  setTimeout(() => URL.revokeObjectURL(href), 60_000)
+}
+
+export function fmtBytes(n) {
+  if (n == null) return '—'
+  if (n < 1024) return `${n} 字节`
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`
+  return `${(n / 1024 / 1024).toFixed(1)} MB`
+}

@@ -20,7 +20,10 @@ export function intakeRoutes() {
       }
     }
     return out
-  }).catch(() => ({}))
+  }).catch(() => {
+    found = null  // offline: ask again next time rather than keep an empty answer
+    return {}
+  })
   return found
 }
 

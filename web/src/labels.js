@@ -46,7 +46,8 @@ export function fmtLeft(seconds) {
   const d = Math.floor(s / 86400); s %= 86400
   const h = Math.floor(s / 3600); s %= 3600
   const m = Math.floor(s / 60); s %= 60
-  const body = d ? `${d}天${h}小时${m}分` : h ? `${h}小时${m}分${s}秒` : `${m}分${s}秒`
+  // Days away, minutes no longer matter; hours away, seconds do not (and the text stays on one line).
+  const body = d ? `${d}天${h}小时` : h ? `${h}小时${m}分` : `${m}分${s}秒`
   return neg ? `已超期 ${body}` : `剩余 ${body}`
 }
 

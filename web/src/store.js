@@ -10,6 +10,8 @@ export const departments = () => once('departments', () => get('/api/departments
 export const catalogItems = () => once('catalog', () => get('/api/catalog/items'))
 export const regions = () => once('regions', () => get('/api/regions'))
 export const geojson = (regionId) => once('geo' + regionId, () => get(`/api/regions/${regionId}/geojson`))
+// Screen settings from the server (map tiles); an older server without them means none.
+export const screenConfig = () => once('config', () => get('/api/screens/config').catch(() => ({ tile_url: null })))
 
 // What each role may open (the server refuses the rest anyway).
 export const ROLE_SCREENS = {
