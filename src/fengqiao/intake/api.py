@@ -14,6 +14,7 @@ from fengqiao.auth.models import Role
 from fengqiao.auth.service import Principal
 from fengqiao.cases.queries import CaseFilter
 from fengqiao.db import Database
+from fengqiao.settings import Settings
 from fengqiao.deps import DB, AppSettings, get_db, require
 from fengqiao.errors import InvalidInput
 from fengqiao.intake import ledger, linking, ratelimit
@@ -45,6 +46,16 @@ def _out(o: Outcome) -> JSONResponse:
 
 def _limited(exc: ratelimit.RateLimited) -> JSONResponse:
     return JSONResponse(exc.to_dict(), status_code=429, headers={"Retry-After": str(exc.retry_after)})
+
+
+def _query_limit(request: Request, db: Database, settings: Settings) -> JSONResponse | None:
+    """The per-address limit on public look-ups: the 429 answer when it is hit, else None."""
+    ip = request.client.host if request.client else "unknown"
+    try:
+        ratelimit.check(db, settings.secret_key, [(ratelimit.limits(settings)["query_ip"], ip, None)])
+    except ratelimit.RateLimited as exc:
+        return _limited(exc)
+    return None
 
 
 async def _read(upload: UploadFile, limit: int = MAX_FILE) -> bytes:
@@ -310,11 +321,8 @@ def citizen_report(request: Request, db: Db, settings: AppSettings, body: citize
             responses={429: {"description": "查询过于频繁"}})
 def citizen_status(request: Request, db: Db, settings: AppSettings, number: str,
                    phone: Annotated[str, Query(max_length=20)]) -> Any:
-    ip = request.client.host if request.client else "unknown"
-    try:
-        ratelimit.check(db, settings.secret_key, [(ratelimit.limits(settings)["query_ip"], ip, None)])
-    except ratelimit.RateLimited as exc:
-        return _limited(exc)
+    if (limited := _query_limit(request, db, settings)) is not None:
+        return limited
     with db.read() as session:
         return citizen.public_status(session, number, phone)
 
@@ -322,11 +330,8 @@ def citizen_status(request: Request, db: Db, settings: AppSettings, number: str,
 @public.post("/cases/{number}/rating", summary="群众评价办理结果（满意/基本满意/不满意）",
              responses={429: {"description": "提交过于频繁"}})
 def citizen_rating(request: Request, db: Db, settings: AppSettings, number: str, body: citizen.RatingIn) -> Any:
-    ip = request.client.host if request.client else "unknown"
-    try:
-        ratelimit.check(db, settings.secret_key, [(ratelimit.limits(settings)["query_ip"], ip, None)])
-    except ratelimit.RateLimited as exc:
-        return _limited(exc)
+    if (limited := _query_limit(request, db, settings)) is not None:
+        return limited
     with db.unit_of_work() as session:
         return citizen.rate(session, number, body)
 
