@@ -476,7 +476,7 @@ def load_cases(db: Database, world: World, offset: int, count: int, now: datetim
         conn.exec_driver_sql("ANALYZE bench_case")
 
         # 3. Case numbers continue each day's counter, as register() would.
-        run("case_record", f"""
+        run("case_record", """
         WITH n AS (
           SELECT b.id, to_char(b.reg AT TIME ZONE 'Asia/Shanghai', 'YYYYMMDD') AS day,
                  row_number() OVER (PARTITION BY to_char(b.reg AT TIME ZONE 'Asia/Shanghai', 'YYYYMMDD')
@@ -1082,7 +1082,7 @@ def main(argv: list[str] | None = None) -> int:
             info = sanity(db, now)
             total = sum(info["states"].values())
             open_n = sum(v for k, v in info["states"].items() if k in OPEN_STATES)
-            print(f"    states: " + ", ".join(f"{k} {v:,}" for k, v in info["states"].items())
+            print("    states: " + ", ".join(f"{k} {v:,}" for k, v in info["states"].items())
                   + f"  → open {open_n / total:.1%}")
             print(f"    registered {info['span'][0]:%Y-%m-%d} … {info['span'][1]:%Y-%m-%d %H:%M}; running stages "
                   f"{info['running']:,}, waiting for the job {info['waiting']:,}, due now {info['due']}, "

@@ -8,7 +8,6 @@ locally and fails in CI, where ``./dev`` installs both.
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys

@@ -52,7 +52,7 @@ def build_geojson(regions: dict[str, Any], seed: int = 7) -> dict[str, Any]:
                 cell = Polygon([corner[i, j], corner[i + 1, j], corner[i + 1, j + 1], corner[i, j + 1]])
                 town_cells.append(cell)
                 village.setdefault("_cells", []).append(cell)
-        for v, village in enumerate(villages):
+        for village in villages:
             cells = village.pop("_cells", [])
             if not cells:
                 continue
