@@ -261,7 +261,7 @@ def demo(ctx: click.Context, port: int, host: str, cases: int, no_serve: bool) -
         click.echo(f"  {username:<16} {label}")
     if no_serve:
         return
-    click.echo(f"打开 http://{host}:{port}/docs 查看接口文档")
+    click.echo(f"打开 http://{host}:{port}/ 登录各岗位界面；接口文档在 http://{host}:{port}/docs")
     db.dispose()
     _serve(settings, with_worker=True)
 
