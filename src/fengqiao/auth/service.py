@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from fengqiao.auth.models import AuthToken, Role, User
 from fengqiao.db import utcnow
 from fengqiao.errors import Conflict, InvalidInput, Unauthorized
+from fengqiao.masking import mask_id_number, mask_phone  # noqa: F401  (re-exported)
 from fengqiao.org.models import Department, Region
 
 _hasher = PasswordHasher()
@@ -118,21 +119,3 @@ def authenticate(session: Session, token: str) -> Principal:
 
 def logout(session: Session, token: str) -> None:
     session.execute(delete(AuthToken).where(AuthToken.token_hash == _token_hash(token)))
-
-
-def mask_phone(phone: str | None) -> str | None:
-    if not phone:
-        return phone
-    digits = phone.strip()
-    if len(digits) >= 7:
-        return digits[:3] + "****" + digits[-4:]
-    return "*" * len(digits)
-
-
-def mask_id_number(id_number: str | None) -> str | None:
-    if not id_number:
-        return id_number
-    value = id_number.strip()
-    if len(value) >= 10:
-        return value[:6] + "*" * (len(value) - 10) + value[-4:]
-    return "*" * len(value)

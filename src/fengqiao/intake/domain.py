@@ -13,6 +13,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from fengqiao.masking import mask_phone
+
 # ---------------------------------------------------------------------------------------------
 # Map cells: the dedup index keys a case by the cell it lies in, at two sizes.
 # ---------------------------------------------------------------------------------------------
@@ -139,8 +141,8 @@ def rule_for(kind: str, text: str) -> Rule:
 
 
 @dataclass(frozen=True)
-class Probe:
-    """A new report (or a case) looking for the case it duplicates."""
+class Features:
+    """What the matcher compares: kind, text, time, place, people, list item."""
 
     kind: str
     text: str
@@ -154,19 +156,15 @@ class Probe:
 
 
 @dataclass(frozen=True)
-class Candidate:
+class Probe(Features):
+    """A new report (or a case) looking for the case it duplicates."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Candidate(Features):
     """An open case as the matcher sees it."""
 
     case_id: int
-    kind: str
-    text: str
-    at: datetime
-    lat: float | None = None
-    lon: float | None = None
-    area_id: int | None = None
-    phones: frozenset[str] = frozenset()
-    id_numbers: frozenset[str] = frozenset()
-    item_code: str | None = None
 
 
 @dataclass
@@ -177,10 +175,6 @@ class Match:
     text_similarity: float
     distance_m: float | None
     reasons: list[str] = field(default_factory=list)
-
-
-def _mask(phone: str) -> str:
-    return phone[:3] + "****" + phone[-4:] if len(phone) >= 7 else "****"
 
 
 def _ago(delta: timedelta) -> str:
@@ -220,7 +214,7 @@ def score(probe: Probe, cand: Candidate, rule: Rule | None = None) -> Match:
     same_id = probe.id_numbers & cand.id_numbers
     same_person = bool(same_phone or same_id)
     if same_phone:
-        reasons.append(f"同一反映人（手机号 {_mask(sorted(same_phone)[0])}）")
+        reasons.append(f"同一反映人（手机号 {mask_phone(sorted(same_phone)[0])}）")
     elif same_id:
         reasons.append("同一反映人（身份证号相同）")
     same_item = probe.item_code is not None and probe.item_code == cand.item_code
