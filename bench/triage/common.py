@@ -41,10 +41,14 @@ def demo_cases(seed: int = 7) -> list[dict]:
     return out
 
 
+def jsonl(name: str) -> list[dict]:
+    """A case set of bench/triage (``name`` relative to it, e.g. ``round3/dev3.jsonl``)."""
+    return [json.loads(line) for line in (HERE / name).read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
 def independent_cases(scored_only: bool = True) -> list[dict]:
     """bench/triage/independent_cases.jsonl: texts written without looking at the list (see README)."""
-    rows = [json.loads(line) for line in (HERE / "independent_cases.jsonl").read_text(encoding="utf-8").splitlines()
-            if line.strip()]
+    rows = jsonl("independent_cases.jsonl")
     return [r for r in rows if r["item_code"]] if scored_only else rows
 
 
@@ -60,17 +64,14 @@ def template_high_risk() -> set[str]:
 
 def dev_cases() -> list[dict]:
     """bench/triage/dev_cases.jsonl: a second development set (written after reading the list), for tuning."""
-    return [json.loads(line) for line in (HERE / "dev_cases.jsonl").read_text(encoding="utf-8").splitlines()
-            if line.strip()]
+    return jsonl("dev_cases.jsonl")
 
 
 def risk_dev() -> list[dict]:
     """bench/triage/risk_dev.jsonl: a third development set, written for risk cues (see README)."""
-    return [json.loads(line) for line in (HERE / "risk_dev.jsonl").read_text(encoding="utf-8").splitlines()
-            if line.strip()]
+    return jsonl("risk_dev.jsonl")
 
 
 def risk_holdout() -> list[dict]:
-    """bench/triage/risk_holdout.jsonl: 40 texts written with risk_dev but kept out of tuning (see README)."""
-    return [json.loads(line) for line in (HERE / "risk_holdout.jsonl").read_text(encoding="utf-8").splitlines()
-            if line.strip()]
+    """bench/triage/risk_holdout.jsonl: 40 texts written with risk_dev (a development set since round 3)."""
+    return jsonl("risk_holdout.jsonl")

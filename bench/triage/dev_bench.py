@@ -4,7 +4,7 @@ Sets: templates (with template_high_risk.txt), dev_cases.jsonl, risk_dev.jsonl (
 risk-cue development, 61 高, many hard negatives: past, negated, hypothetical, fixed). This is the
 script to look at while changing the lexicon; demo_bench.py prints the independent set and should be
 run once at the end of a round.
-Run: .venv/bin/python bench/triage/dev_bench.py [--errors] [--risk-errors]
+Run: .venv/bin/python bench/triage/dev_bench.py [--errors] [--risk-errors] [--set=round3/dev3.jsonl] [--only=NAME]
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import demo_cases, demo_list, dev_cases, risk_dev, template_high_risk  # noqa: E402
+from common import demo_cases, demo_list, dev_cases, jsonl, risk_dev, template_high_risk  # noqa: E402
 
 from fengqiao.triage.router import Router  # noqa: E402
 
@@ -28,16 +28,20 @@ def main() -> None:
     zs = Router.from_list(items)
     high = template_high_risk()
     sets = {"templates": [dict(c, risk="高" if c["id"] in high else "-") for c in demo_cases()],
-            "dev_cases": dev_cases(), "risk_dev": risk_dev()}
+            "dev_cases": dev_cases(), "risk_dev": risk_dev(),
+            # test sets of rounds 1–2, turned into development sets in round 3 (see README)
+            "indep_r1": jsonl("independent_cases.jsonl"), "risk_ho_r2": jsonl("risk_holdout.jsonl")}
+    for arg in sys.argv[1:]:
+        if arg.startswith("--set="):
+            sets[Path(arg[6:]).stem] = jsonl(arg[6:])
+    only = [a[7:] for a in sys.argv[1:] if a.startswith("--only=")]
+    if only:
+        sets = {k: v for k, v in sets.items() if k in only}
     errors: Counter[tuple[str, str]] = Counter()
     for set_name, cases in sets.items():
         d1, i1, i3, tp, fn, fp = [], [], [], [], [], []
         for c in cases:
             s = zs.route(c["text"])
-            top = [x.item_code for x in s.candidates]
-            d1.append(s.department == dept[c["item_code"]])
-            i1.append(s.item_code == c["item_code"])
-            i3.append(c["item_code"] in top)
             gold, pred = c["risk"] == "高", s.risk == "高"
             if gold and pred:
                 tp.append(c)
@@ -45,6 +49,12 @@ def main() -> None:
                 fn.append((c, s))
             elif pred:
                 fp.append((c, s))
+            if not c.get("item_code"):
+                continue   # no fitting item: counts for risk only
+            top = [x.item_code for x in s.candidates]
+            d1.append(s.department == dept[c["item_code"]])
+            i1.append(s.item_code == c["item_code"])
+            i3.append(c["item_code"] in top)
             if not d1[-1]:
                 errors[(dept[c["item_code"]], s.department or "-")] += 1
                 if "--errors" in sys.argv:
