@@ -28,6 +28,9 @@ from fengqiao.triage.text import normalise
 NGRAMS = (2, 3)
 NAME_REPEAT = 3            # the item's name says most; repeat it in the document
 W_CHAR, W_CONCEPT = 1.0, 1.0
+# a concept evoked by several different phrases of the text (工钱, 包工头, 讨薪) is stronger evidence
+# than one evoked once: its query weight is idf · (1 + EVIDENCE · ln(distinct phrases))
+EVIDENCE = 1.0
 # a present 高-risk cue (from the risk grader) adds this to the items the list sets aside for such
 # dangers (lexicon/risk_routes.tsv: 扬言伤人 → 矛盾纠纷激化风险, 燃气泄漏 → 燃气泄漏隐患 ...)
 W_RISK = 0.25
@@ -137,21 +140,27 @@ class ZeroShotRouter:
         return "，".join([name] * NAME_REPEAT + [normalise(it.category), normalise(it.description)])
 
     def concepts_in(self, text: str) -> dict[int, str]:
-        """Concept index → the first phrase of the text that evoked it.
+        """Concept index → the first phrase of the text that evoked it."""
+        return {k: phrases[0] for k, phrases in self.evidence(text).items()}
+
+    def evidence(self, text: str) -> dict[int, list[str]]:
+        """Concept index → the distinct phrases of the text that evoked it, first one first.
 
         Longest match wins: 下水井盖 evokes 窨井盖, and the 水井 inside it must not evoke 灌溉.
         """
         hits = sorted(self.matcher.finditer(text), key=lambda h: (-len(h[1]), h[0]))
         taken = bytearray(len(text))
-        found: dict[int, str] = {}
+        found: dict[int, list[tuple[int, str]]] = {}
         for start, phrase, ks in hits:
             end = start + len(phrase)
             if all(taken[start:end]):
                 continue
             taken[start:end] = b"\x01" * (end - start)
             for k in ks:
-                found.setdefault(k, phrase)
-        return found
+                seen = found.setdefault(k, [])
+                if all(p != phrase for _, p in seen):
+                    seen.append((start, phrase))
+        return {k: [p for _, p in sorted(v)] for k, v in found.items()}
 
     def scores(self, text: str, risk_kinds: Collection[str] = ()) -> tuple[np.ndarray, dict[int, str]]:
         """Raw similarity per item (same order as ``items``) and the concepts found in the text.
@@ -159,10 +168,11 @@ class ZeroShotRouter:
         ``risk_kinds``: kinds of the case's present 高-risk cues; items set aside for them get ``W_RISK``."""
         cols, vals = self.chars.query(text)
         s = W_CHAR * (self._chars_t[cols].T @ vals) if len(cols) else np.zeros(len(self.items))
-        found = self.concepts_in(text)
+        evidence = self.evidence(text)
+        found = {k: phrases[0] for k, phrases in evidence.items()}
         if found:
             ks = np.fromiter(found, dtype=np.int64)
-            q = self.concept_idf[ks]
+            q = self.concept_idf[ks] * (1.0 + EVIDENCE * np.log([len(evidence[k]) for k in found]))
             n = float(np.linalg.norm(q))
             if n:
                 s = s + W_CONCEPT * (self.item_concepts[:, ks] @ (q / n))
