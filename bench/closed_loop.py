@@ -36,9 +36,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time as dtime, timedelta
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event, select, text
+from sqlalchemy import event, select, text
 from sqlalchemy.engine import Connection, Engine, make_url
 
 import fengqiao.models  # noqa: F401  (complete metadata)
@@ -58,6 +59,9 @@ from fengqiao.demo.generate import CATEGORY_KIND, KIND_CHANNELS, build_demo
 from fengqiao.org.models import Department
 from fengqiao.supervision.service import scan_once
 from fengqiao.workcal.service import DbCalendar
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from pgdb import create_database, drop_database  # noqa: E402
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/fengqiao_bench"
 CONTENT = resources.files("fengqiao.demo") / "content"
@@ -178,30 +182,7 @@ def compact_sql(sql: str) -> str:
 # Database lifecycle
 # ----------------------------------------------------------------------------------------------
 
-def admin_engine(url: str, admin_db: str) -> Engine:
-    admin_url = make_url(url).set(database=admin_db).render_as_string(hide_password=False)
-    return create_engine(admin_url, isolation_level="AUTOCOMMIT")
-
-
-def create_database(url: str, admin_db: str, replace: bool) -> None:
-    name = make_url(url).database
-    engine = admin_engine(url, admin_db)
-    with engine.connect() as conn:
-        exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).scalar()
-        if exists and not replace:
-            raise SystemExit(f"database {name!r} already exists; drop it or pass --replace")
-        if exists:
-            conn.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    engine.dispose()
-
-
-def drop_database(url: str, admin_db: str) -> None:
-    name = make_url(url).database
-    engine = admin_engine(url, admin_db)
-    with engine.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    engine.dispose()
+# create_database / drop_database / admin_engine: bench/pgdb.py
 
 
 # ----------------------------------------------------------------------------------------------

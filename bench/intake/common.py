@@ -6,14 +6,15 @@ from __future__ import annotations
 import json
 import random
 import statistics
+import sys
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import select, text
 
 import fengqiao.models  # noqa: F401  (complete metadata)
 from fengqiao.bootstrap import init_database
@@ -23,32 +24,13 @@ from fengqiao.demo.generate import build_demo
 from fengqiao.intake.domain import COARSE_DEG, FINE_DEG
 from fengqiao.org.models import Region, RegionLevel
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from pgdb import create_database, drop_database  # noqa: E402,F401  (re-exported to the intake benches)
+
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/fengqiao_bench_intake"
 CATEGORY_KIND = {"矛盾纠纷": "dispute", "风险隐患": "hazard", "部件问题": "facility", "群众诉求": "request",
                  "信访事项": "petition", "警情纠纷": "police"}
 
-
-def create_database(url: str, admin_db: str = "test", replace: bool = True) -> None:
-    name = make_url(url).database
-    admin = create_engine(make_url(url).set(database=admin_db).render_as_string(hide_password=False),
-                          isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).scalar()
-        if exists and not replace:
-            raise SystemExit(f"database {name!r} exists; pass --replace")
-        if exists:
-            conn.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    admin.dispose()
-
-
-def drop_database(url: str, admin_db: str = "test") -> None:
-    name = make_url(url).database
-    admin = create_engine(make_url(url).set(database=admin_db).render_as_string(hide_password=False),
-                          isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
 
 
 def setup(url: str) -> Database:
