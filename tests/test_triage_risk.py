@@ -68,9 +68,9 @@ def test_cues_say_which_words_caused_the_grade(grader: RiskGrader) -> None:
 
 
 def test_administrator_can_add_cues() -> None:
-    assert RiskGrader().grade("有人在水库边钓鱼用电网").grade == "低"
-    extra = RiskGrader(extra_cues=["高\t电鱼\t电网|电鱼"])
-    assert extra.grade("有人在水库边钓鱼用电网").grade == "高"
+    assert RiskGrader().grade("有人在学校上空放无人机").grade == "低"
+    extra = RiskGrader(extra_cues=["高\t黑飞\t无人机|黑飞"])
+    assert extra.grade("有人在学校上空放无人机").grade == "高"
     typed = RiskGrader(extra_cues=[CueSpec("中", "舆情", ("发抖音",))])
     assert typed.grade("说要发抖音曝光").grade == "中"
 
@@ -140,3 +140,27 @@ def test_exclusion_lines_can_be_added() -> None:
     text = "他说要跳槽去别家"
     assert RiskGrader(extra_cues="高\t测试\t跳槽").grade(text).grade == "高"
     assert RiskGrader(extra_cues="高\t测试\t跳槽\n否\t排除\t跳槽去").grade(text).grade == "低"
+
+
+def test_a_possible_intent_to_die_stays_high_but_a_possible_fire_does_not(grader: RiskGrader) -> None:
+    assert grader.grade("丈夫发微信说对不起你们后关机，可能有轻生念头").grade == "高"
+    assert grader.grade("楼道里堆满纸箱，万一着火人都跑不出去").grade == "中"
+    assert grader.grade("去年他喝过农药，现在好了").grade != "高"
+
+
+def test_a_joke_taken_back_right_after_is_not_high(grader: RiskGrader) -> None:
+    assert grader.grade("物业拖了半个月，气得俺都想跳楼了（开玩笑的）").grade != "高"
+    assert grader.grade("服装店天天放跳楼价清仓甩卖").grade == "低"
+
+
+def test_a_named_collective_visit_of_many_is_a_gathering(grader: RiskGrader) -> None:
+    high = grader.grade("来访人马某等12人集体来访，反映土地调整不公，现场情绪较稳定")
+    assert high.grade == "高" and "群体聚集" in high.kinds()
+    assert grader.grade("来访人3人反映土地调整不公").grade != "高"
+
+
+def test_device_alerts_that_report_danger_are_high(grader: RiskGrader) -> None:
+    assert grader.grade("【消防物联网】3号仓 感温探测器火警 温度72℃ 值班人员未确认").grade == "高"
+    assert grader.grade("【水位告警】水文站 水位超保证水位0.06m 红色预警").grade == "高"
+    assert grader.grade("【燃气报警器】302 设备电量低 请及时更换电池").grade == "低"
+    assert grader.grade("来电人咨询孩子入学需要什么材料").grade == "低"

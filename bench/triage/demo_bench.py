@@ -1,14 +1,14 @@
-"""Demo county (扶沟): zero-shot routing and risk on two case sets, then learning from history.
+"""Demo county (扶沟): zero-shot routing and risk on the case sets, then learning from history.
 
-Sets:
-- templates: src/fengqiao/demo/content/case_templates.json (500 texts, written together with the
-  list; also the development set the lexicon and the calibration were tuned on → optimistic);
-- dev: bench/triage/dev_cases.jsonl (130 texts written after reading the list; second development set);
-- risk_dev: bench/triage/risk_dev.jsonl (124 texts, 61 高; written for the second risk-cue round, tuned on);
-- risk_holdout: bench/triage/risk_holdout.jsonl (40 texts, 20 高; written in the same round before any
-  tuning on it, measured once at the end of the round);
-- independent: bench/triage/independent_cases.jsonl (180 texts written before reading the list's
-  wording; 174 have an item in the list and are scored; never tuned on). See README.md in this folder.
+Development sets (the lexicon, cues and calibration were tuned on their mistakes → optimistic):
+- templates: src/fengqiao/demo/content/case_templates.json (500 texts, written together with the list);
+- dev_cases.jsonl (130), risk_dev.jsonl (124, 61 高): rounds 1–2;
+- independent_cases.jsonl (180) and risk_holdout.jsonl (40): the test sets of rounds 1–2, used for
+  tuning from round 3 on;
+- round3/dev3.jsonl (300): written for round 3 by a helper who saw neither the lexicon nor the list
+  while writing (the list only afterwards, to assign item codes).
+Test set (measured once at the end of round 3, mistakes not inspected):
+- round3/holdout3.jsonl (240): written the same way by another helper; see README.md in this folder.
 Run: .venv/bin/python bench/triage/demo_bench.py
 """
 
@@ -20,15 +20,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (  # noqa: E402
-    demo_cases,
-    demo_list,
-    dev_cases,
-    independent_cases,
-    risk_dev,
-    risk_holdout,
-    template_high_risk,
-)
+from common import HERE, demo_cases, demo_list, jsonl, template_high_risk  # noqa: E402
 
 from fengqiao.triage.evaluate import (  # noqa: E402
     coverage_precision,
@@ -78,31 +70,44 @@ def tables(conf: list[float], ok: list[bool]) -> None:
                               ["threshold", "coverage", "precision", "n"]).replace("\n", "\n  "))
 
 
+DEV_SETS = ("dev_cases.jsonl", "risk_dev.jsonl", "independent_cases.jsonl", "risk_holdout.jsonl",
+            "round3/dev3.jsonl")
+TEST_SET = "round3/holdout3.jsonl"
+
+
+def high_risk(router: Router, cases: list[dict]) -> tuple[int, int, int]:
+    """(true positives, gold 高, flagged 高) over all texts of a set, also those with no fitting item."""
+    pred = [router.route(c["text"]).risk == "高" for c in cases]
+    gold = [c["risk"] == "高" for c in cases]
+    return sum(g and p for g, p in zip(gold, pred, strict=True)), sum(gold), sum(pred)
+
+
+def report_set(router: Router, name: str, cases: list[dict], dept: dict[str, str]) -> dict:
+    scored = [c for c in cases if c.get("item_code")]
+    r = run(router, scored, dept)
+    report(name, scored, r, None)
+    tp, gold, flagged = high_risk(router, cases)
+    print(f"{'':28s} 高 risk on all {len(cases)} texts: recall {tp / max(1, gold):.3f} ({tp}/{gold}), "
+          f"precision {tp / max(1, flagged):.3f} ({tp}/{flagged})")
+    return r
+
+
 def main() -> None:
     items = demo_list()
     dept = {it.code: it.department for it in items}
-    templates, independent = demo_cases(), independent_cases()
-    all_independent = independent_cases(scored_only=False)
+    templates = demo_cases()
     high = template_high_risk()
     zs = Router.from_list(items)
 
     print("== Zero-shot (list only, no history) ==")
-    rt, ri = run(zs, templates, dept), run(zs, independent, dept)
-    dev = dev_cases()
-    report("templates (dev set)", templates, rt, [c["id"] in high for c in templates])
-    report("dev_cases (dev set)", dev, run(zs, dev, dept), [c["risk"] == "高" for c in dev])
-    rdev = risk_dev()
-    report("risk_dev (dev set)", rdev, run(zs, rdev, dept), [c["risk"] == "高" for c in rdev])
-    hold = risk_holdout()
-    report("risk_holdout (test set)", hold, run(zs, hold, dept), [c["risk"] == "高" for c in hold])
-    report("independent (test set)", independent, ri, None)
-    risk_all = [zs.route(c["text"]).risk for c in all_independent]
-    gold = [c["risk"] == "高" for c in all_independent]
-    tp = sum(g and p == "高" for g, p in zip(gold, risk_all))
-    flagged = sum(p == "高" for p in risk_all)
-    print(f"{'':28s} 高 risk on all {len(all_independent)} independent texts: recall {tp / sum(gold):.3f} ({tp}/{sum(gold)}), "
-          f"precision {tp / max(1, flagged):.3f} ({tp}/{flagged})")
-    print("\nindependent set, zero-shot:")
+    rt = run(zs, templates, dept)
+    report("templates (dev)", templates, rt, [c["id"] in high for c in templates])
+    for name in DEV_SETS:
+        if (HERE / name).exists():
+            report_set(zs, f"{Path(name).stem} (dev)", jsonl(name), dept)
+    test = [c for c in jsonl(TEST_SET) if c.get("item_code")]
+    ri = report_set(zs, f"{Path(TEST_SET).stem} (TEST)", jsonl(TEST_SET), dept)
+    print(f"\n{TEST_SET}, zero-shot:")
     tables(ri["conf"], ri["item1"])
     print("\ntemplates, zero-shot:")
     tables(rt["conf"], rt["item1"])
@@ -112,9 +117,9 @@ def main() -> None:
     acc_l, acc_z, dep_l, dep_z = [], [], [], []
     for k in range(4):
         train = [{"text": c["text"], "item_code": c["item_code"]} for c in templates if c["template"] != k]
-        test = [c for c in templates if c["template"] == k]
+        fold = [c for c in templates if c["template"] == k]
         learned = Router.from_list(items, history=train)
-        rl, rz = run(learned, test, dept), run(zs, test, dept)
+        rl, rz = run(learned, fold, dept), run(zs, fold, dept)
         acc_l += rl["item1"]
         acc_z += rz["item1"]
         dep_l += rl["dept1"]
@@ -122,12 +127,16 @@ def main() -> None:
     print(f"    item top-1: learned {np.mean(acc_l):.3f} vs zero-shot {np.mean(acc_z):.3f};  "
           f"department top-1: learned {np.mean(dep_l):.3f} vs zero-shot {np.mean(dep_z):.3f}")
     print("    (zero-shot is flattered here: the lexicon and calibration were tuned on these templates)")
-    print("(b) train on all 500 templates as the county's history, test on the independent set")
-    learned = Router.from_list(items, history=[{"text": c["text"], "item_code": c["item_code"]} for c in templates])
-    rl = run(learned, independent, dept)
-    report("learned (independent)", independent, rl, None)
-    report("zero-shot (independent)", independent, ri, None)
-    print("\nindependent set, learned:")
+    print(f"(b) train on the 500 templates and every development set as the county's history, test on {TEST_SET}")
+    history = [{"text": c["text"], "item_code": c["item_code"]} for c in templates]
+    for name in DEV_SETS:
+        if (HERE / name).exists():
+            history += [{"text": c["text"], "item_code": c["item_code"]} for c in jsonl(name) if c.get("item_code")]
+    learned = Router.from_list(items, history=history)
+    rl = run(learned, test, dept)
+    report(f"learned ({len(history)} cases)", test, rl, None)
+    report("zero-shot", test, ri, None)
+    print(f"\n{TEST_SET}, learned:")
     tables(rl["conf"], rl["item1"])
 
 

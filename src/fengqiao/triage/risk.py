@@ -26,15 +26,20 @@ GRADES = ("高", "中", "低")
 MANY_PEOPLE = 10          # ≥ this many people involved → 中
 VERY_MANY_PEOPLE = 50     # with a 高 cue, ≥ this many → 包案调 (see router)
 LARGE_SUM = 100_000       # yuan; ≥ this → 中
-_HYPOTHETICAL = ("万一", "怕", "容易", "如果", "一旦", "担心", "防止", "可能", "会不会", "以免", "小心", "生怕",
-                 "上次", "去年", "以前", "曾经", "过去", "要是", "假如", "倘若", "真要", "到时候", "演练", "演习", "模拟")
+# before a cue in its clause: the past, and possibilities. A person's threat or despair stays a
+# danger when it is only "possible" (可能有轻生念头, 担心他想不开): for those kinds only the past counts.
+_PAST = ("上次", "去年", "以前", "曾经", "过去", "上周", "上个月", "上星期", "前几天", "前段时间", "前些年", "那年")
+_POSSIBLE = ("万一", "怕", "容易", "如果", "一旦", "担心", "防止", "可能", "会不会", "以免", "小心", "生怕",
+             "要是", "假如", "倘若", "真要", "到时候", "演练", "演习", "模拟")
+_HYPOTHETICAL = _PAST + _POSSIBLE
 _HYPOTHETICAL_AFTER = ("风险", "隐患", "危险", "的可能", "怎么办", "是气话", "的气话", "气话", "开玩笑", "是玩笑",
                        "说着玩", "演练", "演习")
 # dealt with: later in the same sentence as the cue (燃气泄漏已经处理完了; 被打，民警出警后双方情绪平稳)
 _RESOLVED = ("已修好", "已经修好", "修好了", "已处理", "已经处理", "处理完", "处理好了", "已解决", "已经解决",
              "已排除", "已经排除", "已扑灭", "已经扑灭", "扑灭了", "已经灭了", "火灭了", "已经扶正", "扶正了",
              "调解好", "已调解", "已经调解", "和解了", "已和解", "情绪平稳", "已平息", "平息了", "暂时没事",
-             "没事了", "已劝开", "劝开了", "已经分开", "已经拉开", "已经抢修", "抢修好", "已恢复", "已经恢复")
+             "没事了", "已劝开", "劝开了", "已经分开", "已经拉开", "已经抢修", "抢修好", "已恢复", "已经恢复", "扑灭", "已复位", "误报", "系统测试", "测试信号",
+             "已劝阻", "劝阻后")
 _NEGATORS = ("没有", "没", "无", "未", "不是", "并非", "并没有", "排除", "不存在", "不再", "别", "没再", "已无")
 _CLAUSE = re.compile(r"[，,。；;！!？?\n、：:]")
 _SENTENCE = re.compile(r"[。；;！!？?\n]")
@@ -42,6 +47,8 @@ _SENTENCE = re.compile(r"[。；;！!？?\n]")
 _PERSISTENT = {"扬言伤人", "轻生自伤", "精神障碍肇事", "家庭暴力", "持械"}
 _CROWD_ANGER = {"情绪激烈", "冲突", "围堵"}   # with ≥10 people these make a gathering
 _BLOCKADE = "围堵"                           # with a group word (工人们, 一群) it makes a gathering too
+_VISIT = "集体来访"                          # so does a collective visit, named as such
+_VISIT_WORDS = ("集体来访", "集体上访", "一起上访", "集体访")
 _CN = {"零": 0, "一": 1, "二": 2, "两": 2, "俩": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 _UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10_000}
 _NUM = r"[0-9]+(?:\.[0-9]+)?|[零一二两俩三四五六七八九十百千万几]+"
@@ -123,11 +130,12 @@ class RiskGrader:
             if _negated(t, start) or any(masked[start:start + len(phrase)]):
                 continue
             hypothetical = _hypothetical(t, start, phrase)
+            past = hypothetical and _hypothetical(t, start, phrase, _PAST)
             resolved = not hypothetical and _resolved(t, start, phrase)
             for spec in specs:
                 if spec.requires and not _cooccurs(t, start, phrase, spec.requires):
                     continue
-                if spec.grade == "高" and hypothetical:
+                if spec.grade == "高" and hypothetical and (past or spec.kind not in _PERSISTENT or _hedged(t, start, phrase)):
                     # "万一着火" is a hazard to fix, not a fire to run to
                     cues.setdefault(("中", "可能" + spec.kind), Cue("中", "可能" + spec.kind, phrase))
                 elif spec.grade == "高" and resolved and spec.kind not in _PERSISTENT:
@@ -150,6 +158,10 @@ class RiskGrader:
         if (people or 0) >= self.many_people and kinds & _CROWD_ANGER:
             why = "、".join(sorted(kinds & _CROWD_ANGER))
             cues.setdefault(("高", "群体聚集"), Cue("高", "群体聚集", f"约{int(people or 0)}人且{why}"))
+        elif _VISIT in kinds and "涉及人数多" in kinds and (word := next((w for w in _VISIT_WORDS if w in t), None)):
+            # a collective visit (集体访: five or more people by the petition rules) of many is a gathering
+            group = cues[("中", "涉及人数多")].phrase
+            cues.setdefault(("高", "群体聚集"), Cue("高", "群体聚集", f"{group}且{word}"))
         elif _BLOCKADE in kinds and "涉及人数多" in kinds:
             group = cues[("中", "涉及人数多")].phrase
             cues.setdefault(("高", "群体聚集"), Cue("高", "群体聚集", f"{group}且{cues[('中', _BLOCKADE)].phrase}"))
@@ -169,15 +181,19 @@ def _negated(text: str, start: int) -> bool:
     return any(window.endswith(n) or (n in window and len(window) - window.rfind(n) <= 4) for n in _NEGATORS)
 
 
-def _hypothetical(text: str, start: int, phrase: str) -> bool:
+def _hypothetical(text: str, start: int, phrase: str, markers: Sequence[str] = _HYPOTHETICAL) -> bool:
     """万一着火 / 怕电池起火 / 存在触电风险 / 上次着火: a possibility or the past, not a present danger."""
     lo = start
     while lo > 0 and start - lo < 8 and not _CLAUSE.match(text[lo - 1]):
         lo -= 1
     before = text[lo:start]
-    after = text[start + len(phrase):start + len(phrase) + 5]
-    return any(h in before for h in _HYPOTHETICAL) or any(after.startswith(h) or after[1:].startswith(h)
-                                                          for h in _HYPOTHETICAL_AFTER)
+    return any(h in before for h in markers) or (markers is _HYPOTHETICAL and _hedged(text, start, phrase))
+
+
+def _hedged(text: str, start: int, phrase: str) -> bool:
+    """想跳楼了（开玩笑的） / 说要砍他是气话 / 存在触电风险: the words right after take the cue back."""
+    after = text[start + len(phrase):start + len(phrase) + 8]
+    return any(after[i:].startswith(h) for i in range(0, 4) for h in _HYPOTHETICAL_AFTER)
 
 
 def _resolved(text: str, start: int, phrase: str) -> bool:
