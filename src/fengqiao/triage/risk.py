@@ -31,15 +31,14 @@ LARGE_SUM = 100_000       # yuan; ≥ this → 中
 _PAST = ("上次", "去年", "以前", "曾经", "过去", "上周", "上个月", "上星期", "前几天", "前段时间", "前些年", "那年")
 _POSSIBLE = ("万一", "怕", "容易", "如果", "一旦", "担心", "防止", "可能", "会不会", "以免", "小心", "生怕",
              "要是", "假如", "倘若", "真要", "到时候", "演练", "演习", "模拟")
-_HYPOTHETICAL = _PAST + _POSSIBLE
 _HYPOTHETICAL_AFTER = ("风险", "隐患", "危险", "的可能", "怎么办", "是气话", "的气话", "气话", "开玩笑", "是玩笑",
                        "说着玩", "演练", "演习")
 # dealt with: later in the same sentence as the cue (燃气泄漏已经处理完了; 被打，民警出警后双方情绪平稳)
 _RESOLVED = ("已修好", "已经修好", "修好了", "已处理", "已经处理", "处理完", "处理好了", "已解决", "已经解决",
              "已排除", "已经排除", "已扑灭", "已经扑灭", "扑灭了", "已经灭了", "火灭了", "已经扶正", "扶正了",
              "调解好", "已调解", "已经调解", "和解了", "已和解", "情绪平稳", "已平息", "平息了", "暂时没事",
-             "没事了", "已劝开", "劝开了", "已经分开", "已经拉开", "已经抢修", "抢修好", "已恢复", "已经恢复", "扑灭", "已复位", "误报", "系统测试", "测试信号",
-             "已劝阻", "劝阻后")
+             "没事了", "已劝开", "劝开了", "已经分开", "已经拉开", "已经抢修", "抢修好", "已恢复", "已经恢复",
+             "扑灭", "已复位", "误报", "系统测试", "测试信号", "已劝阻", "劝阻后")
 _NEGATORS = ("没有", "没", "无", "未", "不是", "并非", "并没有", "排除", "不存在", "不再", "别", "没再", "已无")
 _CLAUSE = re.compile(r"[，,。；;！!？?\n、：:]")
 _SENTENCE = re.compile(r"[。；;！!？?\n]")
@@ -129,13 +128,13 @@ class RiskGrader:
         for start, phrase, specs in self._matcher.finditer(t):
             if _negated(t, start) or any(masked[start:start + len(phrase)]):
                 continue
-            hypothetical = _hypothetical(t, start, phrase)
-            past = hypothetical and _hypothetical(t, start, phrase, _PAST)
-            resolved = not hypothetical and _resolved(t, start, phrase)
+            past_or_hedged = _preceded_by(t, start, _PAST) or _hedged(t, start, phrase)
+            possible = _preceded_by(t, start, _POSSIBLE)
+            resolved = not (past_or_hedged or possible) and _resolved(t, start, phrase)
             for spec in specs:
                 if spec.requires and not _cooccurs(t, start, phrase, spec.requires):
                     continue
-                if spec.grade == "高" and hypothetical and (past or spec.kind not in _PERSISTENT or _hedged(t, start, phrase)):
+                if spec.grade == "高" and (past_or_hedged or (possible and spec.kind not in _PERSISTENT)):
                     # "万一着火" is a hazard to fix, not a fire to run to
                     cues.setdefault(("中", "可能" + spec.kind), Cue("中", "可能" + spec.kind, phrase))
                 elif spec.grade == "高" and resolved and spec.kind not in _PERSISTENT:
@@ -181,13 +180,12 @@ def _negated(text: str, start: int) -> bool:
     return any(window.endswith(n) or (n in window and len(window) - window.rfind(n) <= 4) for n in _NEGATORS)
 
 
-def _hypothetical(text: str, start: int, phrase: str, markers: Sequence[str] = _HYPOTHETICAL) -> bool:
-    """万一着火 / 怕电池起火 / 存在触电风险 / 上次着火: a possibility or the past, not a present danger."""
+def _preceded_by(text: str, start: int, markers: Sequence[str]) -> bool:
+    """万一着火 / 怕电池起火 / 上次着火: one of ``markers`` before the cue, in its clause."""
     lo = start
     while lo > 0 and start - lo < 8 and not _CLAUSE.match(text[lo - 1]):
         lo -= 1
-    before = text[lo:start]
-    return any(h in before for h in markers) or (markers is _HYPOTHETICAL and _hedged(text, start, phrase))
+    return any(h in text[lo:start] for h in markers)
 
 
 def _hedged(text: str, start: int, phrase: str) -> bool:
