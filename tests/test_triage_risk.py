@@ -96,7 +96,8 @@ def test_chinese_numbers() -> None:
     "楼道里一股天然气的味道，越来越重",
     "对面楼窗户往外冒烟，好像是着了",
     "路边电线杆上的电线一直在打火花",
-    "老楼外墙开裂，楼下天天有小孩玩",
+    "老楼外墙开裂，往下掉水泥块，楼下天天有小孩玩",
+    "后墙的裂缝最近越裂越大，老人还住在里面",
     "水库的坝上出现了一条大裂缝",
     "有个小孩掉进坑塘里了，快来人",
     "我弟弟精神分裂症停药了，拿菜刀追着我妈跑",
@@ -117,6 +118,36 @@ def test_broadened_cues_are_high(grader: RiskGrader, text: str) -> None:
     "我腿脚不方便想申请轮椅，去问了说要等名额",
 ])
 def test_negated_hedged_past_or_resolved_is_not_high(grader: RiskGrader, text: str) -> None:
+    assert grader.grade(text).grade != "高", grader.grade(text).cues
+
+
+@pytest.mark.parametrize("text", [
+    "来电人说再不解决就走极端，汽油已经准备好了",
+    "儿子给我发消息说“妈对不起 下辈子再做你儿子”，现在电话不接",
+    "约30人在县道上摆放石块堵塞交通，民警正在劝离",
+    "我们百余人已多次反映，下周一集体到县政府反映情况",
+    "俺们庄百十口子人把修路的挖掘机围住了",
+    "暴雨后一根10kV线路断线落地，供电所人员尚未到场",
+    "货车侧翻压住一辆三轮车，车下有人",
+    "女儿被女婿殴打后锁在家中不让出门，手机也联系不上",
+    "他手里拿着一瓶敌敌畏说要喝",
+])
+def test_round4_cues_are_high(grader: RiskGrader, text: str) -> None:
+    assert grader.grade(text).grade == "高", grader.grade(text).cues
+
+
+@pytest.mark.parametrize("text", [
+    "俺村有人家里放着一大桶百草枯说是打草用，谁管这事",      # a poison stored is not a person drinking it
+    "有人焚烧秸秆，浓烟较大，影响附近居民",                    # field smoke is not a house fire
+    "视频识别：路段积水深度约15cm，持续30分钟",
+    "两年前曾遭受丈夫家暴，现已离婚，咨询能否申请人身安全保护令",
+    "2023年5月我在集上被同村王某打伤，派出所至今未处理",      # a year gone by is the past
+    "俺大伯前几年想不开喝过药，救回来了，想问能不能进敬老院",
+    "昨晚电动车充电着火了，消防很快就灭了，没人受伤",
+    "孩子接种疫苗后出现高烧、抽搐，现已好转",
+    "村民自建三层楼房，二、三楼住人，墙体有裂缝",             # a crack alone: have it inspected (中)
+])
+def test_round4_past_resolved_or_not_imminent_is_not_high(grader: RiskGrader, text: str) -> None:
     assert grader.grade(text).grade != "高", grader.grade(text).cues
 
 

@@ -5,6 +5,7 @@ risk-cue development, 61 高, many hard negatives: past, negated, hypothetical, 
 script to look at while changing the lexicon; demo_bench.py prints the independent set and should be
 run once at the end of a round.
 Run: .venv/bin/python bench/triage/dev_bench.py [--errors] [--risk-errors] [--set=round3/dev3.jsonl] [--only=NAME]
+     [--channel]   (pass each case's channel, as the platform and the batch command do)
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def main() -> None:
     for set_name, cases in sets.items():
         d1, i1, i3, tp, fn, fp = [], [], [], [], [], []
         for c in cases:
-            s = zs.route(c["text"])
+            s = zs.route(c["text"], channel=c.get("channel") if "--channel" in sys.argv else None)
             gold, pred = c["risk"] == "高", s.risk == "高"
             if gold and pred:
                 tp.append(c)

@@ -15,6 +15,7 @@ operator still sees it. A blockade word (堵在, 围在, 罢工 ...) with ≥10 
 
 from __future__ import annotations
 
+import datetime
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -28,9 +29,11 @@ VERY_MANY_PEOPLE = 50     # with a 高 cue, ≥ this many → 包案调 (see rou
 LARGE_SUM = 100_000       # yuan; ≥ this → 中
 # before a cue in its clause: the past, and possibilities. A person's threat or despair stays a
 # danger when it is only "possible" (可能有轻生念头, 担心他想不开): for those kinds only the past counts.
-_PAST = ("上次", "去年", "以前", "曾经", "过去", "上周", "上个月", "上星期", "前几天", "前段时间", "前些年", "那年")
+_PAST = ("上次", "去年", "以前", "曾经", "曾", "过去", "上周", "上个月", "上星期", "前几天", "前段时间", "前些年", "前几年",
+         "那年", "当年", "早年", "年前", "多年前")
 _POSSIBLE = ("万一", "怕", "容易", "如果", "一旦", "担心", "防止", "可能", "会不会", "以免", "小心", "生怕",
              "要是", "假如", "倘若", "真要", "到时候", "演练", "演习", "模拟")
+_YEAR = re.compile(r"(?<![0-9])((?:19|20)[0-9]{2})年")   # "2023年5月我被打伤": a year gone by is the past
 _HYPOTHETICAL_AFTER = ("风险", "隐患", "危险", "的可能", "怎么办", "是气话", "的气话", "气话", "开玩笑", "是玩笑",
                        "说着玩", "演练", "演习")
 # dealt with: later in the same sentence as the cue (燃气泄漏已经处理完了; 被打，民警出警后双方情绪平稳)
@@ -38,7 +41,8 @@ _RESOLVED = ("已修好", "已经修好", "修好了", "已处理", "已经处�
              "已排除", "已经排除", "已扑灭", "已经扑灭", "扑灭了", "已经灭了", "火灭了", "已经扶正", "扶正了",
              "调解好", "已调解", "已经调解", "和解了", "已和解", "情绪平稳", "已平息", "平息了", "暂时没事",
              "没事了", "已劝开", "劝开了", "已经分开", "已经拉开", "已经抢修", "抢修好", "已恢复", "已经恢复",
-             "扑灭", "已复位", "误报", "系统测试", "测试信号", "已劝阻", "劝阻后")
+             "扑灭", "已复位", "误报", "系统测试", "测试信号", "已劝阻", "劝阻后", "灭了", "好转", "救回来了",
+             "救过来了", "抢救过来")
 _NEGATORS = ("没有", "没", "无", "未", "不是", "并非", "并没有", "排除", "不存在", "不再", "别", "没再", "已无")
 _CLAUSE = re.compile(r"[，,。；;！!？?\n、：:]")
 _SENTENCE = re.compile(r"[。；;！!？?\n]")
@@ -52,7 +56,7 @@ _CN = {"零": 0, "一": 1, "二": 2, "两": 2, "俩": 2, "三": 3, "四": 4, "�
 _UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10_000}
 _NUM = r"[0-9]+(?:\.[0-9]+)?|[零一二两俩三四五六七八九十百千万几]+"
 _WHO = "人|户|名|位|农民工|工人|女工|男工|业主|村民|群众|家长|学生|孩子|员工|职工|骑手|商户|住户|老人|人员"
-_PEOPLE = re.compile(rf"({_NUM})\s*(多|余|来|几)?\s*(个|名|位|户|家|口)?\s*({_WHO})")
+_PEOPLE = re.compile(rf"({_NUM})\s*(多|余|来|几)?\s*(个|名|位|户|家|口子|口)?\s*({_WHO})")
 _MONEY = re.compile(rf"({_NUM})\s*(多|余|来)?\s*(万|千|百)?\s*(多)?\s*(元|块|万|块钱)")
 _VAGUE_MANY = ("上百", "几百", "好几百", "上千", "几十", "好几十", "数十", "成百", "一百多", "二三十", "三四十")
 
@@ -104,7 +108,7 @@ class RiskGrader:
     """Grade a case text. Build once, call :meth:`grade` per case (a few tens of microseconds)."""
 
     def __init__(self, cues: Sequence[CueSpec] | None = None, extra_cues: Iterable[CueSpec | str] | str | None = None,
-                 many_people: int = MANY_PEOPLE, large_sum: float = LARGE_SUM) -> None:
+                 many_people: int = MANY_PEOPLE, large_sum: float = LARGE_SUM, this_year: int | None = None) -> None:
         specs = list(shipped_cues() if cues is None else cues)
         if isinstance(extra_cues, str):
             specs += parse_cues(extra_cues)
@@ -114,6 +118,7 @@ class RiskGrader:
         self.specs = [s for s in specs if s.grade != "否"]
         self.exclusions = [s for s in specs if s.grade == "否"]
         self.many_people, self.large_sum = many_people, large_sum
+        self.this_year = this_year or datetime.date.today().year
         self._matcher: PhraseMatcher[CueSpec] = PhraseMatcher((p, s) for s in self.specs for p in s.phrases)
         self._excluder: PhraseMatcher[CueSpec] = PhraseMatcher((p, s) for s in self.exclusions for p in s.phrases)
 
@@ -128,7 +133,8 @@ class RiskGrader:
         for start, phrase, specs in self._matcher.finditer(t):
             if _negated(t, start) or any(masked[start:start + len(phrase)]):
                 continue
-            past_or_hedged = _preceded_by(t, start, _PAST) or _hedged(t, start, phrase)
+            past_or_hedged = (_preceded_by(t, start, _PAST) or _hedged(t, start, phrase)
+                              or _dated_before(t, start, self.this_year))
             possible = _preceded_by(t, start, _POSSIBLE)
             resolved = not (past_or_hedged or possible) and _resolved(t, start, phrase)
             for spec in specs:
@@ -186,6 +192,14 @@ def _preceded_by(text: str, start: int, markers: Sequence[str]) -> bool:
     while lo > 0 and start - lo < 8 and not _CLAUSE.match(text[lo - 1]):
         lo -= 1
     return any(h in text[lo:start] for h in markers)
+
+
+def _dated_before(text: str, start: int, this_year: int) -> bool:
+    """A year before this one in the cue's clause: 2023年5月我在集上被打伤."""
+    lo = max((m.end() for m in _CLAUSE.finditer(text, 0, start)), default=0)
+    m = _CLAUSE.search(text, start)
+    hi = m.start() if m else len(text)
+    return any(int(y.group(1)) < this_year for y in _YEAR.finditer(text, lo, hi))
 
 
 def _hedged(text: str, start: int, phrase: str) -> bool:
