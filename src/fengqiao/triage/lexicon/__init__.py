@@ -26,7 +26,12 @@ class PhraseMatcher(Generic[T]):
             phrase = phrase.strip()
             if phrase:
                 self._table.setdefault(phrase, []).append(payload)
-        self._lengths = sorted({len(p) for p in self._table}, reverse=True)
+        # the phrase lengths that occur after each first character, longest first: most characters
+        # start no phrase at all, and the others only a few lengths
+        by_first: dict[str, set[int]] = {}
+        for p in self._table:
+            by_first.setdefault(p[0], set()).add(len(p))
+        self._lengths = {ch: sorted(ls, reverse=True) for ch, ls in by_first.items()}
 
     def __len__(self) -> int:
         return len(self._table)
@@ -34,8 +39,8 @@ class PhraseMatcher(Generic[T]):
     def finditer(self, text: str) -> Iterator[tuple[int, str, list[T]]]:
         """(start, phrase, payloads) for every match, overlapping ones included."""
         table, lengths, n = self._table, self._lengths, len(text)
-        for i in range(n):
-            for length in lengths:
+        for i, ch in enumerate(text):
+            for length in lengths.get(ch, ()):
                 if i + length <= n:
                     hit = table.get(text[i:i + length])
                     if hit is not None:
