@@ -151,6 +151,34 @@ def test_round4_past_resolved_or_not_imminent_is_not_high(grader: RiskGrader, te
     assert grader.grade(text).grade != "高", grader.grade(text).cues
 
 
+@pytest.mark.parametrize("text", [
+    "县城某超市门口一名男子手持酒瓶砸超市玻璃，店内仍有顾客",
+    "超市停车场一辆轿车里锁着个小孩，大热天的孩子哭得满头大汗",
+    "独居老人已两天未出门，敲门无人应答",
+    "一条大狼狗挣脱铁链，正在村口追咬小孩",
+    "中午吃了学校饭回来就吐，班里好几个孩子都吐了",
+    "桥底下有个人坐在护栏外边好长时间了，跟他说话不理",
+    "今天我已经把刀磨好了，他再砸一回我就上去",
+    "约30人在县道上摆放石块堵塞交通，民警正在现场劝离",   # still being cleared: not dealt with
+])
+def test_present_dangers_without_the_usual_words_are_high(grader: RiskGrader, text: str) -> None:
+    assert grader.grade(text).grade == "高", grader.grade(text).cues
+
+
+@pytest.mark.parametrize("text", [
+    "村民报警称邻居家着火了，经民警核实系邻居在院内熏腊肉冒烟，无火情",   # checked and found harmless
+    "看见新闻说别的县小区有人从楼上跳下来了，俺们小区天台门能不能锁上",   # news from elsewhere
+    "去年其家中仓库被人纵火，嫌疑人已被判刑，现询问如何主张赔偿",         # the past, anywhere in the clause
+    "前年就淹死过人，村里说了好几年要围起来",                             # 淹死过: the past aspect
+    "前两天群里说要喝药的那个大娘，娘俩已经和好了，人没事",
+    "县城某工地20余名工人聚集在项目部讨要工资，无过激行为，已由民警疏导散去",
+    "群里有人说谁再偷玉米就拿枪崩了他，其实就是气话，也没枪",
+    "楼上扔了个酒瓶子，把我停的车玻璃砸碎了",                           # a thrown bottle is no weapon in hand
+])
+def test_debunked_hearsay_or_past_is_not_high(grader: RiskGrader, text: str) -> None:
+    assert grader.grade(text).grade != "高", grader.grade(text).cues
+
+
 def test_resolved_is_shown_as_medium_but_not_when_still_open(grader: RiskGrader) -> None:
     done = grader.grade("前天那个燃气泄漏已经处理完了")
     assert done.grade == "中" and "已处置的燃气泄漏" in done.kinds()

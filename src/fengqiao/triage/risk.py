@@ -29,20 +29,27 @@ VERY_MANY_PEOPLE = 50     # with a 高 cue, ≥ this many → 包案调 (see rou
 LARGE_SUM = 100_000       # yuan; ≥ this → 中
 # before a cue in its clause: the past, and possibilities. A person's threat or despair stays a
 # danger when it is only "possible" (可能有轻生念头, 担心他想不开): for those kinds only the past counts.
-_PAST = ("上次", "去年", "以前", "曾经", "曾", "过去", "上周", "上个月", "上星期", "前几天", "前段时间", "前些年", "前几年",
-         "那年", "当年", "早年", "年前", "多年前")
+_PAST = ("上次", "上回", "去年", "前年", "以前", "曾经", "曾", "过去", "上周", "上个月", "上月", "上星期", "前几天",
+         "前段时间", "前些年", "前几年", "那年", "当年", "早年", "年前", "多年前", "那次", "那天说", "说过")
+# heard of, not happening here: a cue after these in its sentence is news, a rumour or another place
+_HEARSAY = ("新闻说", "新闻里", "新闻上", "抖音上", "快手上", "短视频", "朋友圈有人", "网上看", "网上说", "网上有人",
+            "别的县", "外地的", "外县", "听说别的", "电视上", "电视里")
 _POSSIBLE = ("万一", "怕", "容易", "如果", "一旦", "担心", "防止", "可能", "会不会", "以免", "小心", "生怕",
              "要是", "假如", "倘若", "真要", "到时候", "演练", "演习", "模拟")
 _YEAR = re.compile(r"(?<![0-9])((?:19|20)[0-9]{2})年")   # "2023年5月我被打伤": a year gone by is the past
 _HYPOTHETICAL_AFTER = ("风险", "隐患", "危险", "的可能", "怎么办", "是气话", "的气话", "气话", "开玩笑", "是玩笑",
-                       "说着玩", "演练", "演习")
+                       "说着玩", "演练", "演习", "算不算", "是否违法", "犯法吗", "违法吗")
+# checked and found harmless, later in the sentence or the next one (报警称着火了，经民警核实系熏腊肉): any kind
+_DEBUNKED = ("核实系", "核实为", "经核实", "发现系", "查明系", "实为", "其实是", "系误报", "是误报", "发错了", "发错",
+             "是谣言", "辟谣", "外地的视频", "非火情", "无火情", "无危险", "人员安全", "无过激", "玩具", "人没事",
+             "已经和好", "和好了", "已道歉", "救上来了", "已救出", "已全部拿到", "钱已经全拿到", "与本地无关")
 # dealt with: later in the same sentence as the cue (燃气泄漏已经处理完了; 被打，民警出警后双方情绪平稳)
 _RESOLVED = ("已修好", "已经修好", "修好了", "已处理", "已经处理", "处理完", "处理好了", "已解决", "已经解决",
              "已排除", "已经排除", "已扑灭", "已经扑灭", "扑灭了", "已经灭了", "火灭了", "已经扶正", "扶正了",
              "调解好", "已调解", "已经调解", "和解了", "已和解", "情绪平稳", "已平息", "平息了", "暂时没事",
              "没事了", "已劝开", "劝开了", "已经分开", "已经拉开", "已经抢修", "抢修好", "已恢复", "已经恢复",
              "扑灭", "已复位", "误报", "系统测试", "测试信号", "已劝阻", "劝阻后", "灭了", "好转", "救回来了",
-             "救过来了", "抢救过来")
+             "救过来了", "抢救过来", "散去", "劝散", "已劝离", "劝离", "没味了", "已更换", "换了")
 _NEGATORS = ("没有", "没", "无", "未", "不是", "并非", "并没有", "排除", "不存在", "不再", "别", "没再", "已无")
 _CLAUSE = re.compile(r"[，,。；;！!？?\n、：:]")
 _SENTENCE = re.compile(r"[。；;！!？?\n]")
@@ -133,8 +140,9 @@ class RiskGrader:
         for start, phrase, specs in self._matcher.finditer(t):
             if _negated(t, start) or any(masked[start:start + len(phrase)]):
                 continue
-            past_or_hedged = (_preceded_by(t, start, _PAST) or _hedged(t, start, phrase)
-                              or _dated_before(t, start, self.this_year))
+            past_or_hedged = (_in_clause_before(t, start, _PAST) or _hedged(t, start, phrase)
+                              or _dated_before(t, start, self.this_year) or t.startswith("过", start + len(phrase))
+                              or _in_sentence_before(t, start, _HEARSAY) or _debunked(t, start, phrase))
             possible = _preceded_by(t, start, _POSSIBLE)
             resolved = not (past_or_hedged or possible) and _resolved(t, start, phrase)
             for spec in specs:
@@ -146,6 +154,9 @@ class RiskGrader:
                 elif spec.grade == "高" and resolved and spec.kind not in _PERSISTENT:
                     # "燃气泄漏已经处理完了": follow up, no one needs to run
                     cues.setdefault(("中", "已处置的" + spec.kind), Cue("中", "已处置的" + spec.kind, phrase))
+                elif spec.grade == "中" and spec.kind in _CROWD_ANGER and (past_or_hedged or resolved):
+                    # still worth a look, but a crowd that has gone home makes no gathering below
+                    cues.setdefault(("中", "已过去的" + spec.kind), Cue("中", "已过去的" + spec.kind, phrase))
                 elif (spec.grade, spec.kind) not in cues or (not spec.requires and (spec.grade, spec.kind) in conditional):
                     # a phrase that is a cue on its own (弄死) names the cue better than one that needed company (扬言)
                     cues[(spec.grade, spec.kind)] = Cue(spec.grade, spec.kind, phrase)
@@ -202,10 +213,35 @@ def _dated_before(text: str, start: int, this_year: int) -> bool:
     return any(int(y.group(1)) < this_year for y in _YEAR.finditer(text, lo, hi))
 
 
+def _in_clause_before(text: str, start: int, markers: Sequence[str]) -> bool:
+    """去年其家中仓库被人纵火: one of ``markers`` anywhere before the cue in its clause."""
+    lo = max((m.end() for m in _CLAUSE.finditer(text, 0, start)), default=0)
+    return any(h in text[lo:start] for h in markers)
+
+
+def _in_sentence_before(text: str, start: int, markers: Sequence[str]) -> bool:
+    """看见新闻说别的县有人跳楼: one of ``markers`` before the cue in its sentence."""
+    lo = max((m.end() for m in _SENTENCE.finditer(text, 0, start)), default=0)
+    return any(h in text[lo:start] for h in markers)
+
+
+def _debunked(text: str, start: int, phrase: str) -> bool:
+    """报警称着火了，经民警核实系熏腊肉: found harmless later in this sentence or the next."""
+    end = start + len(phrase)
+    m = _SENTENCE.search(text, end)
+    if m:
+        m2 = _SENTENCE.search(text, m.end())
+        hi = m2.start() if m2 else len(text)
+    else:
+        hi = len(text)
+    rest = text[end:hi]
+    return any(d in rest for d in _DEBUNKED)
+
+
 def _hedged(text: str, start: int, phrase: str) -> bool:
-    """想跳楼了（开玩笑的） / 说要砍他是气话 / 存在触电风险: the words right after take the cue back."""
-    after = text[start + len(phrase):start + len(phrase) + 8]
-    return any(after[i:].startswith(h) for i in range(0, 4) for h in _HYPOTHETICAL_AFTER)
+    """想跳楼了（开玩笑的） / 说要砍他，其实就是气话 / 存在触电风险: the words right after take the cue back."""
+    after = text[start + len(phrase):start + len(phrase) + 12]
+    return any(h in after for h in _HYPOTHETICAL_AFTER)
 
 
 def _resolved(text: str, start: int, phrase: str) -> bool:
@@ -215,7 +251,7 @@ def _resolved(text: str, start: int, phrase: str) -> bool:
     for r in _RESOLVED:
         i = rest.find(r)
         while i >= 0:
-            if not any(n in rest[max(0, i - 3):i] for n in ("没", "未", "不", "别")):   # 还没处理完 is not dealt with
+            if not any(n in rest[max(0, i - 5):i] for n in ("没", "未", "不", "别", "正在")):   # 还没处理完, 正在劝离: not yet
                 return True
             i = rest.find(r, i + 1)
     return False
