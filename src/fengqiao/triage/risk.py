@@ -7,9 +7,10 @@
 ``RiskGrader(extra_cues=...)``. A cue right after a negation in the same clause ("没有煤气味",
 "不是着火") does not count — cheap, and it removes the commonest false alarms. Lines of grade 否
 are exclusions: a cue inside one of their phrases does not count (打不着火 is not 着火).
-A 高 cue that is hypothetical or in the past (万一着火, 上次漏气), hedged (是气话) or already dealt
-with in the same sentence (燃气泄漏已经处理完了, 民警出警后情绪平稳) becomes a 中 cue, so the
-operator still sees it. A blockade word (堵在, 围在, 罢工 ...) with ≥10 people or a group word
+A 高 cue that is hypothetical or in the past (万一着火, 上次漏气, 2023年…被打伤, 淹死过人), hedged (是气话),
+heard of elsewhere (看见新闻说别的县…), checked and found harmless (报警称着火了，经核实系熏腊肉) or already
+dealt with in the same sentence (燃气泄漏已经处理完了, 民警出警后情绪平稳) becomes a 中 cue labelled with
+the reason, so the operator still sees it. A blockade word (堵在, 围在, 罢工 ...) with ≥10 people or a group word
 (工人们, 拆迁户, 一群) makes a gathering: 高.
 """
 
@@ -140,21 +141,20 @@ class RiskGrader:
         for start, phrase, specs in self._matcher.finditer(t):
             if _negated(t, start) or any(masked[start:start + len(phrase)]):
                 continue
-            past_or_hedged = (_in_clause_before(t, start, _PAST) or _hedged(t, start, phrase)
-                              or _dated_before(t, start, self.this_year) or t.startswith("过", start + len(phrase))
-                              or _in_sentence_before(t, start, _HEARSAY) or _debunked(t, start, phrase))
+            not_now = _not_now(t, start, phrase, self.this_year)   # 已核实无险 / 传闻 / 已过去 / 假设, or None
             possible = _preceded_by(t, start, _POSSIBLE)
-            resolved = not (past_or_hedged or possible) and _resolved(t, start, phrase)
+            resolved = not (not_now or possible) and _resolved(t, start, phrase)
             for spec in specs:
                 if spec.requires and not _cooccurs(t, start, phrase, spec.requires):
                     continue
-                if spec.grade == "高" and (past_or_hedged or (possible and spec.kind not in _PERSISTENT)):
-                    # "万一着火" is a hazard to fix, not a fire to run to
-                    cues.setdefault(("中", "可能" + spec.kind), Cue("中", "可能" + spec.kind, phrase))
+                if spec.grade == "高" and (not_now or (possible and spec.kind not in _PERSISTENT)):
+                    # "万一着火" is a hazard to fix, not a fire to run to; "上次着火" is history
+                    label = (not_now or "可能") + spec.kind
+                    cues.setdefault(("中", label), Cue("中", label, phrase))
                 elif spec.grade == "高" and resolved and spec.kind not in _PERSISTENT:
                     # "燃气泄漏已经处理完了": follow up, no one needs to run
                     cues.setdefault(("中", "已处置的" + spec.kind), Cue("中", "已处置的" + spec.kind, phrase))
-                elif spec.grade == "中" and spec.kind in _CROWD_ANGER and (past_or_hedged or resolved):
+                elif spec.grade == "中" and spec.kind in _CROWD_ANGER and (not_now or resolved):
                     # still worth a look, but a crowd that has gone home makes no gathering below
                     cues.setdefault(("中", "已过去的" + spec.kind), Cue("中", "已过去的" + spec.kind, phrase))
                 elif (spec.grade, spec.kind) not in cues or (not spec.requires and (spec.grade, spec.kind) in conditional):
@@ -205,49 +205,43 @@ def _preceded_by(text: str, start: int, markers: Sequence[str]) -> bool:
     return any(h in text[lo:start] for h in markers)
 
 
-def _dated_before(text: str, start: int, this_year: int) -> bool:
-    """A year before this one in the cue's clause: 2023年5月我在集上被打伤."""
-    lo = max((m.end() for m in _CLAUSE.finditer(text, 0, start)), default=0)
-    m = _CLAUSE.search(text, start)
-    hi = m.start() if m else len(text)
-    return any(int(y.group(1)) < this_year for y in _YEAR.finditer(text, lo, hi))
+def _begins(pattern: re.Pattern[str], text: str, pos: int) -> int:
+    """Where the clause (or sentence) holding ``pos`` begins."""
+    return max((m.end() for m in pattern.finditer(text, 0, pos)), default=0)
 
 
-def _in_clause_before(text: str, start: int, markers: Sequence[str]) -> bool:
-    """去年其家中仓库被人纵火: one of ``markers`` anywhere before the cue in its clause."""
-    lo = max((m.end() for m in _CLAUSE.finditer(text, 0, start)), default=0)
-    return any(h in text[lo:start] for h in markers)
+def _ends(pattern: re.Pattern[str], text: str, pos: int) -> int:
+    m = pattern.search(text, pos)
+    return m.start() if m else len(text)
 
 
-def _in_sentence_before(text: str, start: int, markers: Sequence[str]) -> bool:
-    """看见新闻说别的县有人跳楼: one of ``markers`` before the cue in its sentence."""
-    lo = max((m.end() for m in _SENTENCE.finditer(text, 0, start)), default=0)
-    return any(h in text[lo:start] for h in markers)
+def _not_now(text: str, start: int, phrase: str, this_year: int) -> str | None:
+    """Why a cue is not a danger now, as the prefix of its 中 label, or None when it may be.
 
-
-def _debunked(text: str, start: int, phrase: str) -> bool:
-    """报警称着火了，经民警核实系熏腊肉: found harmless later in this sentence or the next."""
+    已核实无险的: found harmless later in this sentence or the next (报警称着火了，经民警核实系熏腊肉);
+    传闻中的: news or another place, before it in its sentence (看见新闻说别的县有人跳楼);
+    已过去的: a past marker anywhere before it in its clause (去年其家中仓库被人纵火), a year before this
+    one in its clause (2023年5月我被打伤), or the past aspect right after it (淹死过人);
+    假设的: taken back right after (想跳楼了（开玩笑的）, 其实就是气话, 存在触电风险).
+    """
     end = start + len(phrase)
-    m = _SENTENCE.search(text, end)
-    if m:
-        m2 = _SENTENCE.search(text, m.end())
-        hi = m2.start() if m2 else len(text)
-    else:
-        hi = len(text)
-    rest = text[end:hi]
-    return any(d in rest for d in _DEBUNKED)
-
-
-def _hedged(text: str, start: int, phrase: str) -> bool:
-    """想跳楼了（开玩笑的） / 说要砍他，其实就是气话 / 存在触电风险: the words right after take the cue back."""
-    after = text[start + len(phrase):start + len(phrase) + 12]
-    return any(h in after for h in _HYPOTHETICAL_AFTER)
+    later = text[end:_ends(_SENTENCE, text, _ends(_SENTENCE, text, end) + 1)]
+    if any(d in later for d in _DEBUNKED):
+        return "已核实无险的"
+    if any(h in text[_begins(_SENTENCE, text, start):start] for h in _HEARSAY):
+        return "传闻中的"
+    lo, hi = _begins(_CLAUSE, text, start), _ends(_CLAUSE, text, start)
+    if (any(h in text[lo:start] for h in _PAST) or text.startswith("过", end)
+            or any(int(y.group(1)) < this_year for y in _YEAR.finditer(text, lo, hi))):
+        return "已过去的"
+    if any(h in text[end:end + 12] for h in _HYPOTHETICAL_AFTER):
+        return "假设的"
+    return None
 
 
 def _resolved(text: str, start: int, phrase: str) -> bool:
     """燃气泄漏已经处理完了 / 被打，民警出警后双方情绪平稳: dealt with, later in the same sentence."""
-    m = _SENTENCE.search(text, start + len(phrase))
-    rest = text[start + len(phrase):m.start() if m else len(text)]
+    rest = text[start + len(phrase):_ends(_SENTENCE, text, start + len(phrase))]
     for r in _RESOLVED:
         i = rest.find(r)
         while i >= 0:
@@ -259,9 +253,7 @@ def _resolved(text: str, start: int, phrase: str) -> bool:
 
 def _cooccurs(text: str, start: int, phrase: str, requires: Sequence[str]) -> bool:
     """One of ``requires`` in the same sentence as the cue (not negated)."""
-    lo = max((m.end() for m in _SENTENCE.finditer(text, 0, start)), default=0)
-    m = _SENTENCE.search(text, start + len(phrase))
-    hi = m.start() if m else len(text)
+    lo, hi = _begins(_SENTENCE, text, start), _ends(_SENTENCE, text, start + len(phrase))
     sentence = text[lo:hi]
     for r in requires:
         i = sentence.find(r)
