@@ -13,20 +13,19 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import demo_list, jsonl  # noqa: E402
+from common import acceptable, demo_list, departments, jsonl  # noqa: E402
 
 
 def main() -> None:
     first = {c["id"]: c for c in jsonl(sys.argv[1])}
     second = {c["id"]: c for c in map(json.loads, Path(sys.argv[2]).read_text(encoding="utf-8").splitlines()) if c}
-    dept = {it.code: it.department for it in demo_list()}
+    dept = departments(demo_list())
     both = [(first[k], second[k]) for k in first if k in second and first[k].get("item_code") and second[k].get("item_code")]
     n = len(both)
     d1 = sum(dept[a["item_code"]] == dept[b["item_code"]] for a, b in both)
     i1 = sum(a["item_code"] == b["item_code"] for a, b in both)
-    d_alt = sum(bool({dept[c] for c in [a["item_code"], *a.get("alt_codes", [])]}
-                     & {dept[c] for c in [b["item_code"], *b.get("alt_codes", [])]}) for a, b in both)
-    second_in_first = sum(b["item_code"] in [a["item_code"], *a.get("alt_codes", [])] for a, b in both)
+    d_alt = sum(bool({dept[c] for c in acceptable(a)} & {dept[c] for c in acceptable(b)}) for a, b in both)
+    second_in_first = sum(b["item_code"] in acceptable(a) for a, b in both)
     null_agree = sum((first[k].get("item_code") is None) == (second[k].get("item_code") is None) for k in first if k in second)
     print(f"{n} texts that both labellers gave an item; {len(first)} in all")
     print(f"department top-1 agreement {d1 / n:.3f}; item top-1 agreement {i1 / n:.3f}")

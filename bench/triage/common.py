@@ -56,6 +56,11 @@ def departments(items: list[ListItem]) -> dict[str, str]:
     return {it.code: it.department for it in items}
 
 
+def acceptable(case: dict) -> list[str]:
+    """The labeller's item code and the alternates they found equally defensible (``alt_codes``)."""
+    return [case["item_code"], *case.get("alt_codes", [])]
+
+
 def template_high_risk() -> set[str]:
     """Ids (``FG-046#0``) of templates hand-labelled 高 risk (bench/triage/template_high_risk.txt)."""
     return {line.strip() for line in (HERE / "template_high_risk.txt").read_text(encoding="utf-8").splitlines()

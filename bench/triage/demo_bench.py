@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import HERE, demo_cases, demo_list, jsonl, template_high_risk  # noqa: E402
+from common import HERE, acceptable, demo_cases, demo_list, jsonl, template_high_risk  # noqa: E402
 
 from fengqiao.triage.evaluate import (  # noqa: E402
     coverage_precision,
@@ -40,10 +40,10 @@ def run(router: Router, cases: list[dict], dept: dict[str, str]) -> dict:
         top = [x.item_code for x in s.candidates]
         out["pred"].append(s.item_code)
         out["item1"].append(s.item_code == c["item_code"])
-        out["alt1"].append(s.item_code in [c["item_code"], *c.get("alt_codes", [])])
+        out["alt1"].append(s.item_code in acceptable(c))
         out["item3"].append(c["item_code"] in top)
         out["dept1"].append(s.department == dept[c["item_code"]])
-        out["dalt1"].append(s.department in {dept[g] for g in [c["item_code"], *c.get("alt_codes", [])]})
+        out["dalt1"].append(s.department in {dept[g] for g in acceptable(c)})
         out["conf"].append(s.confidence)
         out["risk"].append(s.risk)
     return out

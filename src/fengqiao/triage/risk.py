@@ -30,8 +30,8 @@ VERY_MANY_PEOPLE = 50     # with a 高 cue, ≥ this many → 包案调 (see rou
 LARGE_SUM = 100_000       # yuan; ≥ this → 中
 # before a cue in its clause: the past, and possibilities. A person's threat or despair stays a
 # danger when it is only "possible" (可能有轻生念头, 担心他想不开): for those kinds only the past counts.
-_PAST = ("上次", "上回", "去年", "前年", "以前", "曾经", "曾", "过去", "上周", "上个月", "上月", "上星期", "前几天",
-         "前段时间", "前些年", "前几年", "那年", "当年", "早年", "年前", "多年前", "那次", "那天说", "说过")
+_PAST = ("上次", "上回", "去年", "前年", "以前", "曾", "过去", "上周", "上个月", "上月", "上星期", "前几天",
+         "前段时间", "前些年", "前几年", "那年", "当年", "早年", "年前", "那次", "那天说", "说过")   # substrings: 曾 covers 曾经
 # heard of, not happening here: a cue after these in its sentence is news, a rumour or another place
 _HEARSAY = ("新闻说", "新闻里", "新闻上", "抖音上", "快手上", "短视频", "朋友圈有人", "网上看", "网上说", "网上有人",
             "别的县", "外地的", "外县", "听说别的", "电视上", "电视里")
