@@ -76,7 +76,9 @@ def tables(conf: list[float], ok: list[bool]) -> None:
 
 DEV_SETS = ("dev_cases.jsonl", "risk_dev.jsonl", "independent_cases.jsonl", "risk_holdout.jsonl",
             "round3/dev3.jsonl", "round3/holdout3.jsonl", "round4/dev4.jsonl")
-TEST_SET = "round4/holdout4.jsonl"
+# round 5: holdout4 (measured once in round 4, mistakes never read) is measured again, and holdout5 for the
+# first time; `--test=NAME` picks another. `--baseline` also routes the test set without the reference model.
+TEST_SET = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--test=")), "round5/holdout5.jsonl")
 
 
 def high_risk(router: Router, cases: list[dict]) -> tuple[int, int, int]:
@@ -110,6 +112,8 @@ def main() -> None:
         if (HERE / name).exists():
             report_set(zs, f"{Path(name).stem} (dev)", jsonl(name), dept)
     test = [c for c in jsonl(TEST_SET) if c.get("item_code")]
+    if "--baseline" in sys.argv:
+        report_set(Router.from_list(items, reference=False), f"{Path(TEST_SET).stem} no reference", jsonl(TEST_SET), dept)
     ri = report_set(zs, f"{Path(TEST_SET).stem} (TEST)", jsonl(TEST_SET), dept)
     print(f"\n{TEST_SET}, zero-shot:")
     tables(ri["conf"], ri["item1"])

@@ -163,6 +163,25 @@ def train(list_path: Path, history: Path, out_path: Path, words: bool) -> None:
     click.echo(f"模型已保存：{out_path}（{size / 1e6:.1f} MB，训练用时 {time.perf_counter() - t0:.1f} 秒）")
 
 
+@triage.command("build-reference", short_help="由随包的参考事项与参考语料构建参考模型（安装后执行一次）")
+@click.option("--force", is_flag=True, help="即使已有与数据一致的模型文件也重新构建")
+def build_reference(force: bool) -> None:
+    """构建参考模型：参考语料（corpus/corpus.jsonl）→ 参考事项与风险分类器，保存在包目录或用户缓存目录。"""
+    from fengqiao.triage import reference
+
+    key = reference.digest()
+    if not force:
+        for path in reference.model_paths(key):
+            if path.exists():
+                click.echo(f"参考模型已是最新：{path}")
+                return
+    t0 = time.perf_counter()
+    model, path = reference.build_and_save()
+    where = f"已保存：{path}（{path.stat().st_size / 1e6:.1f} MB）" if path else "无可写目录，未保存"
+    click.echo(f"参考模型：{len(model.types)} 个参考事项，{sum(len(v) for v in model.examples.examples.values())} "
+               f"条示例；用时 {time.perf_counter() - t0:.1f} 秒；{where}")
+
+
 @triage.command("eval", short_help="评估：准确率、macro-F1、错分、可靠性、自动交办比例 vs 准确率")
 @click.argument("gold_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @_list_opt

@@ -215,6 +215,28 @@ class TextClassifier:
         return self.classes_[self.decision(texts).argmax(axis=1)]
 
 
+class ExampleIndex:
+    """A few example texts per label, to show the ones closest to a text ("similar past cases")."""
+
+    def __init__(self, clf: TextClassifier, examples: dict[str, list[str]]) -> None:
+        self.examples = examples
+        rows = [(code, t) for code, ts in examples.items() for t in ts]
+        self._texts = [t for _, t in rows]
+        # one CSC matrix (examples × features): selecting the text's feature columns is cheap
+        self._matrix = sparse.csc_matrix(clf.transform(self._texts)) if rows else None
+        self._rows: dict[str, list[int]] = defaultdict(list)
+        for i, (code, _) in enumerate(rows):
+            self._rows[code].append(i)
+
+    def similar(self, vec: tuple[np.ndarray, np.ndarray], code: str, limit: int = 1) -> list[str]:
+        rows = self._rows.get(code)
+        cols, vals = vec
+        if not rows or self._matrix is None or not len(cols):
+            return []
+        sims = np.asarray(self._matrix[:, cols] @ vals).ravel()[rows]
+        return [self._texts[rows[i]] for i in np.argsort(-sims)[:limit] if sims[i] > 0.1]
+
+
 @dataclass(frozen=True)
 class TrainReport:
     cases: int
@@ -275,7 +297,7 @@ class LearnedRouter:
             if len(by_item[lab]) < EXAMPLES_PER_ITEM:
                 by_item[lab].append(normalise(t)[:80])
         self.examples = dict(by_item)
-        self._example_index()
+        self._examples = ExampleIndex(self.clf, self.examples)
         return TrainReport(len(texts), len(pairs), dict(unknown), len(set(y)), len(self.codes), round(self.a, 2),
                            round(self.b, 2), acc_l, acc_z)
 
@@ -322,24 +344,15 @@ class LearnedRouter:
                     best = (nll, a, b)
         return best[1], best[2]
 
-    def _example_index(self) -> None:
-        rows = [(code, t) for code, ts in self.examples.items() for t in ts]
-        self._ex_codes = [c for c, _ in rows]
-        self._ex_texts = [t for _, t in rows]
-        # one CSC matrix (examples × features): selecting the text's feature columns is cheap
-        self._ex_matrix = sparse.csc_matrix(self.clf.transform(self._ex_texts)) if rows else None
-        self._ex_rows = {code: [i for i, c in enumerate(self._ex_codes) if c == code] for code in self.examples}
-
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        for key in ("_ex_matrix", "_ex_rows", "_ex_codes", "_ex_texts"):
-            state.pop(key, None)   # rebuilt from `examples` on load
+        state.pop("_examples", None)   # rebuilt from `examples` on load
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         if hasattr(self, "clf"):
-            self._example_index()
+            self._examples = ExampleIndex(self.clf, self.examples)
 
     # -- use ------------------------------------------------------------------------------------
     def probabilities(self, text: str, zs: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
@@ -351,12 +364,7 @@ class LearnedRouter:
 
     def similar(self, vec: tuple[np.ndarray, np.ndarray], code: str, limit: int = 1) -> list[str]:
         """The past cases of ``code`` closest to the text (cosine on the classifier's features)."""
-        rows = self._ex_rows.get(code)
-        cols, vals = vec
-        if not rows or self._ex_matrix is None or not len(cols):
-            return []
-        sims = np.asarray(self._ex_matrix[:, cols] @ vals).ravel()[rows]
-        return [self._ex_texts[rows[i]] for i in np.argsort(-sims)[:limit] if sims[i] > 0.1]
+        return self._examples.similar(vec, code, limit)
 
     # -- files ----------------------------------------------------------------------------------
     def save(self, path: str | Path, list_fingerprint: str) -> None:

@@ -96,6 +96,7 @@ class Cue:
     grade: str      # 高 / 中
     kind: str       # 扬言伤人, 重复反映, 涉及人数多 ...
     phrase: str     # the words of the case that triggered it
+    demoted: bool = False   # a 高 cue that is not a danger now (past, hearsay, hedged, checked, dealt with)
 
     def describe(self) -> str:
         return f"{self.grade}风险：{self.kind}（“{self.phrase}”）"
@@ -150,13 +151,14 @@ class RiskGrader:
                 if spec.grade == "高" and (not_now or (possible and spec.kind not in _PERSISTENT)):
                     # "万一着火" is a hazard to fix, not a fire to run to; "上次着火" is history
                     label = (not_now or "可能") + spec.kind
-                    cues.setdefault(("中", label), Cue("中", label, phrase))
+                    cues.setdefault(("中", label), Cue("中", label, phrase, demoted=True))
                 elif spec.grade == "高" and resolved and spec.kind not in _PERSISTENT:
                     # "燃气泄漏已经处理完了": follow up, no one needs to run
-                    cues.setdefault(("中", "已处置的" + spec.kind), Cue("中", "已处置的" + spec.kind, phrase))
+                    cues.setdefault(("中", "已处置的" + spec.kind), Cue("中", "已处置的" + spec.kind, phrase, demoted=True))
                 elif spec.grade == "中" and spec.kind in _CROWD_ANGER and (not_now or resolved):
                     # still worth a look, but a crowd that has gone home makes no gathering below
-                    cues.setdefault(("中", "已过去的" + spec.kind), Cue("中", "已过去的" + spec.kind, phrase))
+                    cues.setdefault(("中", "已过去的" + spec.kind), Cue("中", "已过去的" + spec.kind, phrase,
+                                                                    demoted=True))
                 elif (spec.grade, spec.kind) not in cues or (not spec.requires and (spec.grade, spec.kind) in conditional):
                     # a phrase that is a cue on its own (弄死) names the cue better than one that needed company (扬言)
                     cues[(spec.grade, spec.kind)] = Cue(spec.grade, spec.kind, phrase)
@@ -186,6 +188,12 @@ class RiskGrader:
         ordered = tuple(sorted(cues.values(), key=lambda c: GRADES.index(c.grade)))
         grade = ordered[0].grade if ordered else "低"
         return RiskResult(grade, ordered, int(people) if people is not None else None, amount)
+
+
+def says_no_danger_now(text: str) -> bool:
+    """The text itself says the danger was checked and is none, or is over (经核实系演练, 误报, 已扑灭)."""
+    t = normalise(text)
+    return any(m in t for m in _DEBUNKED) or any(m in t for m in _RESOLVED)
 
 
 def _negated(text: str, start: int) -> bool:

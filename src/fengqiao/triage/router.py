@@ -23,9 +23,10 @@ import numpy as np
 
 from fengqiao.triage.catalog import ListItem
 from fengqiao.triage.learned import LearnedRouter, TrainReport
-from fengqiao.triage.risk import VERY_MANY_PEOPLE, RiskGrader, RiskResult
+from fengqiao.triage.reference import Analysis, ReferenceMap, shipped_reference
+from fengqiao.triage.risk import VERY_MANY_PEOPLE, Cue, RiskGrader, RiskResult, says_no_danger_now
 from fengqiao.triage.text import prepare
-from fengqiao.triage.zeroshot import ZeroShotRouter
+from fengqiao.triage.zeroshot import CALIBRATION, ZeroShotRouter
 
 TOP_K = 3
 DEFAULT_THRESHOLD = 0.8
@@ -35,6 +36,17 @@ _POLICE = ("110", "警")
 _PETITION = ("信访", "来信", "来访", "petition")
 _POLICE_TEXT = ("110", "派出所", "民警", "报警", "报了警", "出警", "警情")
 UNRELIABLE_CAP = 0.3      # confidence ceiling when the text itself is a problem
+# zero-shot and reference probabilities mix log-linearly: p ∝ p_zs^(1-W) · (p_ref + FLOOR)^W; the floor keeps
+# items that no reference type maps to within reach. Chosen on the demo county's development sets (w 0.3 of 0–1,
+# floor 0.01; bench/triage/reference_bench.py), and it also helps on real messages over the board's own list.
+W_REFERENCE = 0.3
+REFERENCE_FLOOR = 0.01
+# the reference risk model marks a case 高 that no cue caught when P(高) reaches this, unless a cue says the
+# danger is not present (past, hearsay, checked); None turns it off. Chosen on the development sets.
+REFERENCE_HIGH: float | None = 0.8
+# Platt map of the mixture's top probability (zeroshot.CALIBRATION is for zero-shot alone); fitted on the
+# development sets by bench/triage/reference_bench.py
+REFERENCE_CALIBRATION = (0.66, 0.78)
 
 
 @dataclass(frozen=True)
@@ -81,13 +93,15 @@ class Router:
     """Build once per list (and model); :meth:`route` is cheap and safe to call per arriving case."""
 
     def __init__(self, items: Sequence[ListItem], learned: LearnedRouter | None = None,
-                 grader: RiskGrader | None = None, threshold: float = DEFAULT_THRESHOLD) -> None:
+                 grader: RiskGrader | None = None, threshold: float = DEFAULT_THRESHOLD,
+                 reference: bool = True) -> None:
         if not items:
             raise ValueError("清单为空")
         self.items = list(items)
         self.codes = [it.code for it in self.items]
         self._index = {c: i for i, c in enumerate(self.codes)}
         self.zeroshot = ZeroShotRouter(self.items)
+        self.reference = ReferenceMap(shipped_reference(), self.zeroshot) if reference else None
         self.learned = learned
         self.grader = grader or RiskGrader()
         self.threshold = threshold
@@ -100,9 +114,10 @@ class Router:
     @classmethod
     def from_list(cls, items: Sequence[ListItem], history: Sequence[dict[str, Any]] | None = None,
                   grader: RiskGrader | None = None, threshold: float = DEFAULT_THRESHOLD,
-                  words: bool = False) -> Router:
-        """Zero-shot on the list; with ``history`` ({text, item_code} dicts) also a learned model."""
-        router = cls(items, grader=grader, threshold=threshold)
+                  words: bool = False, reference: bool = True) -> Router:
+        """Zero-shot on the list (with the shipped reference model unless ``reference`` is False); with
+        ``history`` ({text, item_code} dicts) also a learned model."""
+        router = cls(items, grader=grader, threshold=threshold, reference=reference)
         if history:
             router.train(history, words=words)
         return router
@@ -127,7 +142,19 @@ class Router:
 
     # -- routing --------------------------------------------------------------------------------
     def _zs_probs(self, text: str) -> np.ndarray:
-        return self.zeroshot.probabilities(self.zeroshot.scores(text, self._risk_kinds(text))[0])
+        ref = self.reference.analyse(text) if self.reference is not None else None
+        return self._prior(text, self._risk_kinds(text, self._grade(text, ref=ref)), ref)[0]
+
+    def _prior(self, text: str, kinds: set[str], ref: Analysis | None) -> tuple[np.ndarray, dict[int, str]]:
+        """What the router knows without the county's history: zero-shot on the list's wording, mixed
+        with the reference model's item probabilities; and the concepts found, for reasons."""
+        scores, found = self.zeroshot.scores(text, kinds)
+        p = self.zeroshot.probabilities(scores)
+        if ref is not None:
+            z = (1 - W_REFERENCE) * np.log(p + 1e-12) + W_REFERENCE * np.log(ref.item_probs + REFERENCE_FLOOR)
+            e = np.exp(z - z.max())
+            p = e / e.sum()
+        return p, found
 
     def _risk_kinds(self, text: str, risk: RiskResult | None = None) -> set[str]:
         """Kinds of the present 高 cues: they point at the list's risk items (see zeroshot.W_RISK)."""
@@ -136,17 +163,17 @@ class Router:
 
     def probabilities(self, text: str, channel: str | None = None) -> np.ndarray:
         """Calibrated probability per list item (list order) for a prepared text."""
-        return self._route_probs(text, channel)[0]
+        ref = self.reference.analyse(text) if self.reference is not None else None
+        return self._route_probs(text, channel, self._grade(text, ref=ref), ref)[0]
 
-    def _route_probs(self, text: str, channel: str | None,
-                     risk: RiskResult | None = None) -> tuple[np.ndarray, dict[int, str], Any]:
+    def _route_probs(self, text: str, channel: str | None, risk: RiskResult,
+                     ref: Analysis | None) -> tuple[np.ndarray, dict[int, str], Any]:
         kinds = self._risk_kinds(text, risk)
         boost = self._channel_mask(channel, text)
         if boost is not None and boost.any() and channel:
             # the channel is part of what the case is: say it in the words lists use for it
             text = text + ("，110报警" if boost is self._police else "，来访信访")
-        scores, found = self.zeroshot.scores(text, kinds)
-        p = self.zeroshot.probabilities(scores)
+        p, found = self._prior(text, kinds, ref)
         X = None
         if self.learned is not None:
             p, X = self.learned.probabilities(text, p)   # calibrated on the county's own history
@@ -155,7 +182,7 @@ class Router:
             p = np.where(boost, p * CHANNEL_BOOST, p)
             p = p / p.sum()
         if self.learned is None:
-            p = self.zeroshot.calibrate(p)
+            p = self.zeroshot.calibrate(p, REFERENCE_CALIBRATION if self.reference is not None else CALIBRATION)
         return p, found, X
 
     def _channel_mask(self, channel: str | None, text: str = "") -> np.ndarray | None:
@@ -176,16 +203,18 @@ class Router:
         """Suggest routing for one case. ``lat``/``lon`` are accepted for the jurisdiction step, which
         belongs to the case service (属地 from the grid map); they do not change the item."""
         prepared = prepare(text)
-        risk = self.grader.grade(prepared.text, reporter_history=reporter_history)
+        ref = self.reference.analyse(prepared.text) if self.reference is not None and prepared.text else None
+        risk = self._grade(prepared.text, reporter_history, ref)
         risk_cues = tuple(c.describe() for c in risk.cues)
         if not prepared.text or prepared.cjk_ratio == 0:
             reasons = prepared.problems + risk_cues + ("置信度为 0：请人工分流",)
             track = "联合调" if risk.grade == "高" else "马上调"
             return Suggestion(None, None, None, 0.0, risk.grade, risk_cues, track, reasons)
-        p, found, X = self._route_probs(prepared.text, channel, risk)
+        p, found, X = self._route_probs(prepared.text, channel, risk, ref)
         order = np.argsort(-p)[:TOP_K]
         cap = UNRELIABLE_CAP if prepared.problems and (prepared.cjk_ratio < 0.3 or len(prepared.text) < 6) else 1.0
-        candidates = tuple(self._candidate(int(i), min(float(p[i]), cap), prepared.text, found, X if k == 0 else None)
+        candidates = tuple(self._candidate(int(i), min(float(p[i]), cap), prepared.text, found,
+                                           X if k == 0 else None, ref if k == 0 else None)
                            for k, i in enumerate(order))
         best = candidates[0]
         track, why = self._track(candidates, risk, reporter_history)
@@ -203,10 +232,20 @@ class Router:
         return Suggestion(best.item_code, best.department, self._level(best.item_code), best.confidence, risk.grade,
                           risk_cues, track, tuple(reasons), candidates, auto)
 
+    def _grade(self, text: str, reporter_history: int = 0, ref: Analysis | None = None) -> RiskResult:
+        """Cue grading, plus the reference risk model for present dangers worded in ways no cue knows."""
+        risk = self.grader.grade(text, reporter_history=reporter_history)
+        if (ref is None or self.reference is None or REFERENCE_HIGH is None or risk.grade == "高"
+                or ref.p_high < REFERENCE_HIGH or any(c.demoted for c in risk.cues) or says_no_danger_now(text)):
+            return risk
+        kind = self.reference.type_name(ref.type_index)
+        cue = Cue("高", f"与“{kind}”参考案例相似", f"参考模型概率 {ref.p_high:.0%}")
+        return RiskResult("高", (cue, *risk.cues), risk.people, risk.amount)
+
     def _level(self, code: str) -> str:
         return self.items[self._index[code]].level
 
-    def _candidate(self, i: int, conf: float, text: str, found: dict[int, str], X: Any) -> Candidate:
+    def _candidate(self, i: int, conf: float, text: str, found: dict[int, str], X: Any, ref: Any = None) -> Candidate:
         it = self.items[i]
         match = self.zeroshot.explain(i, text, found)
         reasons = []
@@ -218,6 +257,8 @@ class Router:
             similar = self.learned.similar(X, it.code)
             if similar:
                 reasons.append(f"相似历史案件：“{similar[0][:40]}”")
+        if self.reference is not None and ref is not None and self.reference.matrix[ref.type_index, i] > 0:
+            reasons += self.reference.explain(ref.type_index, ref.vector)
         return Candidate(it.code, it.name, it.department, it.level, conf, tuple(reasons))
 
     def _track(self, cands: Sequence[Candidate], risk: RiskResult, reporter_history: int) -> tuple[str, str]:

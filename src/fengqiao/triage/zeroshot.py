@@ -188,11 +188,11 @@ class ZeroShotRouter:
         return e / e.sum()
 
     @staticmethod
-    def calibrate(p: np.ndarray) -> np.ndarray:
+    def calibrate(p: np.ndarray, calibration: tuple[float, float] = CALIBRATION) -> np.ndarray:
         """Probabilities whose top value is a calibrated confidence; the rest keep their proportions."""
         i = int(p.argmax())
         p1 = float(np.clip(p[i], 1e-6, 1 - 1e-6))
-        a, b = CALIBRATION
+        a, b = calibration
         c1 = 1.0 / (1.0 + math.exp(-(a * math.log(p1 / (1 - p1)) + b)))
         out = p * ((1 - c1) / (1 - p1))
         out[i] = c1
