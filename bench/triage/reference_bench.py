@@ -25,8 +25,7 @@ from common import HERE, acceptable, demo_cases, demo_list, jsonl, template_high
 from demo_bench import DEV_SETS  # noqa: E402
 
 from fengqiao.triage.evaluate import reliability  # noqa: E402
-from fengqiao.triage.risk import says_no_danger_now  # noqa: E402
-from fengqiao.triage.router import Router  # noqa: E402
+from fengqiao.triage.router import Router, mix_reference, reference_may_raise  # noqa: E402
 from fengqiao.triage.text import prepare  # noqa: E402
 
 GRID_W = (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0)
@@ -47,11 +46,6 @@ def components(router: Router, texts: list[str]) -> tuple[np.ndarray, np.ndarray
     return np.array(zs), np.array(ref), high
 
 
-def mix(zs: np.ndarray, ref: np.ndarray, w: float, floor: float) -> np.ndarray:
-    z = (1 - w) * np.log(zs + 1e-12) + w * np.log(ref + floor)
-    return z - z.max(axis=1, keepdims=True)
-
-
 def fit_calibration(rows: list, codes: list[str]) -> None:
     """Platt map σ(A·logit(p₁) + B) of the top probability of the router's mixture, fitted on these sets."""
     from scipy.optimize import minimize
@@ -60,8 +54,7 @@ def fit_calibration(rows: list, codes: list[str]) -> None:
 
     p1, ok = [], []
     for _name, cases, zs, ref, _ in rows:
-        z = mix(zs, ref, r.W_REFERENCE, r.REFERENCE_FLOOR)
-        p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+        p = mix_reference(zs, ref)
         for c, prow in zip(cases, p, strict=True):
             if c.get("item_code"):
                 p1.append(prow.max())
@@ -107,7 +100,7 @@ def main() -> None:
         for floor in GRID_FLOOR if w else (0.01,):
             cells, d_all, t_all = [], [], []
             for _name, cases, zs, ref, _ in rows:
-                z = mix(zs, ref, w, floor)
+                z = mix_reference(zs, ref, w, floor)
                 d1, t3 = [], []
                 for c, zrow in zip(cases, z, strict=True):
                     if not c.get("item_code"):
@@ -125,10 +118,10 @@ def main() -> None:
     grades = []
     for _, cases, _, _, high in rows:
         for c, h in zip(cases, high, strict=True):
-            r = router.grader.grade(prepare(c["text"]).text)
+            text = prepare(c["text"]).text
+            r = router.grader.grade(text)
             # as Router._grade: the model never overrides a cue that says the danger is not present
-            blocked = any(x.demoted for x in r.cues) or says_no_danger_now(c["text"])
-            grades.append((c["risk"] == "高", r.grade == "高", 0.0 if blocked else h))
+            grades.append((c["risk"] == "高", r.grade == "高", h if reference_may_raise(text, r) else 0.0))
     gold = sum(g for g, _, _ in grades)
     base_tp = sum(g and p for g, p, _ in grades)
     base_fp = sum(p and not g for g, p, _ in grades)
@@ -152,7 +145,7 @@ def public(grid: tuple[float, ...]) -> None:
     cats = np.array([it.department for it in items])
     print("\nreal messages over the board's own taxonomy: first-level category accuracy by w (floor 0.01)")
     for w in grid:
-        pred = cats[mix(zs, ref, w, 0.01).argmax(axis=1)]
+        pred = cats[mix_reference(zs, ref, w, 0.01).argmax(axis=1)]
         print(f"  w={w:.1f}: {np.mean(pred == y):.3f}")
 
 

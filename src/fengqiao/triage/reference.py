@@ -1,7 +1,7 @@
 """Reference knowledge learned from text: a generic list of case types and a corpus written for it.
 
 The concept lexicon matches words; people describe the same situation in endless words. So the
-package also ships a **reference list** (参考事项, ``reference/taxonomy.csv``: about 160 case types a
+package also ships a **reference list** (参考事项, ``corpus/taxonomy.csv``: 169 case types a
 county centre handles, written from general domain knowledge, not any county's list) and a **reference
 corpus** (``corpus/corpus.jsonl``: several thousand case texts, many voices and channels, each
 labelled with its reference type and risk grade). A classifier learns text → reference type and
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 _DATA = "fengqiao.triage.corpus"
 MODEL_VERSION = 1
-MAX_FEATURES = 40_000     # char 1–3-grams kept: the model file stays ~10 MB for ~160 types
+MAX_FEATURES = 40_000     # char 1–3-grams kept (+ a quarter as many opening n-grams): ~38 MB for 169 types
 MAP_TOP = 3               # a reference type spreads over at most this many of the county's items
 MAP_TEMPERATURE = 12.0    # sharpness of that spread (zero-shot scores of the type's own wording)
 MAP_EXAMPLES = 8          # corpus texts per type routed too when translating a type into the county's items
@@ -190,7 +190,7 @@ def build_and_save() -> tuple[ReferenceModel, Path | None]:
 
 @lru_cache(maxsize=1)
 def shipped_reference() -> ReferenceModel:
-    """The reference model: loaded from its file (≈0.2 s), or built once (≈20 s) when there is none."""
+    """The reference model: loaded from its file (≈0.5 s), or built once (≈20 s) when there is none."""
     key = digest()
     for path in model_paths(key):
         model = _try_load(path, key)
@@ -218,16 +218,15 @@ class ReferenceMap:
         top = min(MAP_TOP, n_items)
         for r, t in enumerate(model.types):
             # the type's own wording counts twice; a few of its corpus texts show how it shows up in cases
-            docs = ["，".join([t.name, t.name, t.category, t.description])] * 2
-            docs += model.examples.examples.get(t.code, [])[:MAP_EXAMPLES]
-            row = np.zeros(n_items)
-            for d in docs:
-                sc, _ = zeroshot.scores(normalise(d))
-                z = MAP_TEMPERATURE * (sc - sc.max())
-                e = np.exp(z)
-                row += e / e.sum()
+            row = 2 * self._spread(zeroshot, "，".join([t.name, t.name, t.category, t.description]))
+            for example in model.examples.examples.get(t.code, [])[:MAP_EXAMPLES]:
+                row += self._spread(zeroshot, example)
             keep = np.argsort(-row)[:top]
             self.matrix[r, keep] = row[keep] / row[keep].sum()
+
+    @staticmethod
+    def _spread(zeroshot: ZeroShotRouter, text: str) -> np.ndarray:
+        return zeroshot.probabilities(zeroshot.scores(normalise(text))[0], MAP_TEMPERATURE)
 
     def analyse(self, text: str) -> Analysis:
         """One pass of the reference model over a text: item probabilities, best type, P(高)."""

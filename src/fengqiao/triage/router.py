@@ -49,6 +49,20 @@ REFERENCE_HIGH: float | None = 0.8
 REFERENCE_CALIBRATION = (0.66, 0.78)
 
 
+def mix_reference(p_zs: np.ndarray, p_ref: np.ndarray, w: float = W_REFERENCE,
+                  floor: float = REFERENCE_FLOOR) -> np.ndarray:
+    """p ∝ p_zs^(1-w) · (p_ref + floor)^w over the last axis (one text, or one row per text)."""
+    z = (1 - w) * np.log(p_zs + 1e-12) + w * np.log(p_ref + floor)
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def reference_may_raise(text: str, risk: RiskResult) -> bool:
+    """Whether the reference risk model may make this case 高: not when the cues already did, nor when a
+    cue or the text says the danger is not present now (past, hearsay, checked, dealt with)."""
+    return risk.grade != "高" and not any(c.demoted for c in risk.cues) and not says_no_danger_now(text)
+
+
 @dataclass(frozen=True)
 class Candidate:
     item_code: str
@@ -141,8 +155,11 @@ class Router:
         self.learned.save(path, list_fingerprint(self.items))
 
     # -- routing --------------------------------------------------------------------------------
+    def _analyse(self, text: str) -> Analysis | None:
+        return self.reference.analyse(text) if self.reference is not None else None
+
     def _zs_probs(self, text: str) -> np.ndarray:
-        ref = self.reference.analyse(text) if self.reference is not None else None
+        ref = self._analyse(text)
         return self._prior(text, self._risk_kinds(text, self._grade(text, ref=ref)), ref)[0]
 
     def _prior(self, text: str, kinds: set[str], ref: Analysis | None) -> tuple[np.ndarray, dict[int, str]]:
@@ -151,9 +168,7 @@ class Router:
         scores, found = self.zeroshot.scores(text, kinds)
         p = self.zeroshot.probabilities(scores)
         if ref is not None:
-            z = (1 - W_REFERENCE) * np.log(p + 1e-12) + W_REFERENCE * np.log(ref.item_probs + REFERENCE_FLOOR)
-            e = np.exp(z - z.max())
-            p = e / e.sum()
+            p = mix_reference(p, ref.item_probs)
         return p, found
 
     def _risk_kinds(self, text: str, risk: RiskResult | None = None) -> set[str]:
@@ -163,7 +178,7 @@ class Router:
 
     def probabilities(self, text: str, channel: str | None = None) -> np.ndarray:
         """Calibrated probability per list item (list order) for a prepared text."""
-        ref = self.reference.analyse(text) if self.reference is not None else None
+        ref = self._analyse(text)
         return self._route_probs(text, channel, self._grade(text, ref=ref), ref)[0]
 
     def _route_probs(self, text: str, channel: str | None, risk: RiskResult,
@@ -203,7 +218,7 @@ class Router:
         """Suggest routing for one case. ``lat``/``lon`` are accepted for the jurisdiction step, which
         belongs to the case service (属地 from the grid map); they do not change the item."""
         prepared = prepare(text)
-        ref = self.reference.analyse(prepared.text) if self.reference is not None and prepared.text else None
+        ref = self._analyse(prepared.text) if prepared.text else None
         risk = self._grade(prepared.text, reporter_history, ref)
         risk_cues = tuple(c.describe() for c in risk.cues)
         if not prepared.text or prepared.cjk_ratio == 0:
@@ -235,8 +250,8 @@ class Router:
     def _grade(self, text: str, reporter_history: int = 0, ref: Analysis | None = None) -> RiskResult:
         """Cue grading, plus the reference risk model for present dangers worded in ways no cue knows."""
         risk = self.grader.grade(text, reporter_history=reporter_history)
-        if (ref is None or self.reference is None or REFERENCE_HIGH is None or risk.grade == "高"
-                or ref.p_high < REFERENCE_HIGH or any(c.demoted for c in risk.cues) or says_no_danger_now(text)):
+        if (ref is None or self.reference is None or REFERENCE_HIGH is None or ref.p_high < REFERENCE_HIGH
+                or not reference_may_raise(text, risk)):
             return risk
         kind = self.reference.type_name(ref.type_index)
         cue = Cue("高", f"与“{kind}”参考案例相似", f"参考模型概率 {ref.p_high:.0%}")
@@ -245,7 +260,8 @@ class Router:
     def _level(self, code: str) -> str:
         return self.items[self._index[code]].level
 
-    def _candidate(self, i: int, conf: float, text: str, found: dict[int, str], X: Any, ref: Any = None) -> Candidate:
+    def _candidate(self, i: int, conf: float, text: str, found: dict[int, str], X: Any,
+                   ref: Analysis | None = None) -> Candidate:
         it = self.items[i]
         match = self.zeroshot.explain(i, text, found)
         reasons = []

@@ -182,8 +182,8 @@ class ZeroShotRouter:
             s = s + W_RISK * np.max(masks, axis=0)
         return s, found
 
-    def probabilities(self, scores: np.ndarray) -> np.ndarray:
-        z = self.temperature * (scores - scores.max())
+    def probabilities(self, scores: np.ndarray, temperature: float | None = None) -> np.ndarray:
+        z = (self.temperature if temperature is None else temperature) * (scores - scores.max())
         e = np.exp(z)
         return e / e.sum()
 
