@@ -8,12 +8,8 @@ from fengqiao.triage.lexicon import CueSpec
 from fengqiao.triage.risk import RiskGrader, chinese_number
 
 
-@pytest.fixture(scope="module")
-def grader() -> RiskGrader:
-    return RiskGrader()
-
-
-@pytest.mark.parametrize("text", [
+# danger to people, in the plain words
+DANGER_TO_PEOPLE = [
     "楼道里一股很重的煤气味，敲门没人应",
     "他拿着菜刀在街上追人",
     "说再不还钱就去他家门口喝农药",
@@ -21,17 +17,104 @@ def grader() -> RiskGrader:
     "村里那个精神病人又犯病了，见人就打",
     "老房子后墙塌了一角，老人还住在里面",
     "三号楼着火了，浓烟很大",
-])
-def test_danger_to_people_is_high(grader: RiskGrader, text: str) -> None:
-    assert grader.grade(text).grade == "高"
-
-
-@pytest.mark.parametrize("text", [
+]
+# more ways to say it
+BROADENED = [
+    "他说再不给钱就跟老板同归于尽",
+    "我妈说活着没意思，把安眠药攒了一瓶",
+    "有个工人爬到塔吊上面说不给钱就跳下来",
+    "我老公说要把房子点了，大家一起死",
+    "讨债的人说要炸了我家",
+    "听说有人在群里组织上访团，下周一起去市里",
+    "一百多个工人把县道堵了",
+    "拆迁户们商量好了，周五一起去堵高速路口",
+    "楼道里一股天然气的味道，越来越重",
+    "对面楼窗户往外冒烟，好像是着了",
+    "路边电线杆上的电线一直在打火花",
+    "老楼外墙开裂，往下掉水泥块，楼下天天有小孩玩",
+    "后墙的裂缝最近越裂越大，老人还住在里面",
+    "水库的坝上出现了一条大裂缝",
+    "有个小孩掉进坑塘里了，快来人",
+    "我弟弟精神分裂症停药了，拿菜刀追着我妈跑",
+    "化工厂飘过来的味道很呛，好多人眼睛疼、咳嗽",
+]
+# round 4: more present dangers
+ROUND4 = [
+    "来电人说再不解决就走极端，汽油已经准备好了",
+    "儿子给我发消息说“妈对不起 下辈子再做你儿子”，现在电话不接",
+    "约30人在县道上摆放石块堵塞交通，民警正在劝离",
+    "我们百余人已多次反映，下周一集体到县政府反映情况",
+    "俺们庄百十口子人把修路的挖掘机围住了",
+    "暴雨后一根10kV线路断线落地，供电所人员尚未到场",
+    "货车侧翻压住一辆三轮车，车下有人",
+    "女儿被女婿殴打后锁在家中不让出门，手机也联系不上",
+    "他手里拿着一瓶敌敌畏说要喝",
+]
+# present dangers without the usual words
+WITHOUT_THE_USUAL_WORDS = [
+    "县城某超市门口一名男子手持酒瓶砸超市玻璃，店内仍有顾客",
+    "超市停车场一辆轿车里锁着个小孩，大热天的孩子哭得满头大汗",
+    "独居老人已两天未出门，敲门无人应答",
+    "一条大狼狗挣脱铁链，正在村口追咬小孩",
+    "中午吃了学校饭回来就吐，班里好几个孩子都吐了",
+    "桥底下有个人坐在护栏外边好长时间了，跟他说话不理",
+    "今天我已经把刀磨好了，他再砸一回我就上去",
+    "约30人在县道上摆放石块堵塞交通，民警正在现场劝离",   # still being cleared: not dealt with
+]
+# a negated cue
+NEGATED = [
     "物业来查过了，没有煤气味，是下水道返味",
     "并没有人着火，只是烧烤店烟大",
-])
-def test_negated_cue_is_not_high(grader: RiskGrader, text: str) -> None:
-    assert grader.grade(text).grade != "高"
+]
+# negated, hedged, past or dealt with
+HEDGED_PAST_OR_RESOLVED = [
+    "燃气公司上门检查过了，没有漏气，就是灶头打不着火",      # exclusion: 打不着火 is not 着火
+    "上次煤气灶坏了已修好，想问问燃气费怎么交",                # past
+    "前天那个燃气泄漏已经处理完了，想反映一下来得太慢",        # dealt with in the same sentence
+    "我说的不想活是气话，就是想问问低保为什么取消了",          # hedged
+    "政府门口没人聚集，我们只是想咨询拆迁政策",                # negated
+    "两家孩子玩的时候推倒了，对方只愿意出几百块钱",            # 几百块钱 is no crowd
+    "房子墙上有几道细小的裂缝，想请人来鉴定一下",
+    "我腿脚不方便想申请轮椅，去问了说要等名额",
+]
+# round 4: past, dealt with or not imminent
+ROUND4_NOT_IMMINENT = [
+    "俺村有人家里放着一大桶百草枯说是打草用，谁管这事",      # a poison stored is not a person drinking it
+    "有人焚烧秸秆，浓烟较大，影响附近居民",                    # field smoke is not a house fire
+    "视频识别：路段积水深度约15cm，持续30分钟",
+    "两年前曾遭受丈夫家暴，现已离婚，咨询能否申请人身安全保护令",
+    "2023年5月我在集上被同村王某打伤，派出所至今未处理",      # a year gone by is the past
+    "俺大伯前几年想不开喝过药，救回来了，想问能不能进敬老院",
+    "昨晚电动车充电着火了，消防很快就灭了，没人受伤",
+    "孩子接种疫苗后出现高烧、抽搐，现已好转",
+    "村民自建三层楼房，二、三楼住人，墙体有裂缝",             # a crack alone: have it inspected (中)
+]
+# checked and harmless, hearsay, the past
+DEBUNKED_HEARSAY_OR_PAST = [
+    "村民报警称邻居家着火了，经民警核实系邻居在院内熏腊肉冒烟，无火情",   # checked and found harmless
+    "看见新闻说别的县小区有人从楼上跳下来了，俺们小区天台门能不能锁上",   # news from elsewhere
+    "去年其家中仓库被人纵火，嫌疑人已被判刑，现询问如何主张赔偿",         # the past, anywhere in the clause
+    "前年就淹死过人，村里说了好几年要围起来",                             # 淹死过: the past aspect
+    "前两天群里说要喝药的那个大娘，娘俩已经和好了，人没事",
+    "县城某工地20余名工人聚集在项目部讨要工资，无过激行为，已由民警疏导散去",
+    "群里有人说谁再偷玉米就拿枪崩了他，其实就是气话，也没枪",
+    "楼上扔了个酒瓶子，把我停的车玻璃砸碎了",                           # a thrown bottle is no weapon in hand
+]
+
+
+@pytest.fixture(scope="module")
+def grader() -> RiskGrader:
+    return RiskGrader()
+
+
+@pytest.mark.parametrize("text", DANGER_TO_PEOPLE + BROADENED + ROUND4 + WITHOUT_THE_USUAL_WORDS)
+def test_present_dangers_are_high(grader: RiskGrader, text: str) -> None:
+    assert grader.grade(text).grade == "高", grader.grade(text).cues
+
+
+@pytest.mark.parametrize("text", NEGATED + HEDGED_PAST_OR_RESOLVED + ROUND4_NOT_IMMINENT + DEBUNKED_HEARSAY_OR_PAST)
+def test_what_is_not_a_present_danger_is_not_high(grader: RiskGrader, text: str) -> None:
+    assert grader.grade(text).grade != "高", grader.grade(text).cues
 
 
 def test_hypothetical_fire_is_a_hazard_not_an_emergency(grader: RiskGrader) -> None:
@@ -82,101 +165,6 @@ def test_bad_extra_cue_line_is_rejected() -> None:
 
 def test_chinese_numbers() -> None:
     assert [chinese_number(t) for t in ("35", "十二", "二十万", "两", "一百零五")] == [35, 12, 200_000, 2, 105]
-
-
-@pytest.mark.parametrize("text", [
-    "他说再不给钱就跟老板同归于尽",
-    "我妈说活着没意思，把安眠药攒了一瓶",
-    "有个工人爬到塔吊上面说不给钱就跳下来",
-    "我老公说要把房子点了，大家一起死",
-    "讨债的人说要炸了我家",
-    "听说有人在群里组织上访团，下周一起去市里",
-    "一百多个工人把县道堵了",
-    "拆迁户们商量好了，周五一起去堵高速路口",
-    "楼道里一股天然气的味道，越来越重",
-    "对面楼窗户往外冒烟，好像是着了",
-    "路边电线杆上的电线一直在打火花",
-    "老楼外墙开裂，往下掉水泥块，楼下天天有小孩玩",
-    "后墙的裂缝最近越裂越大，老人还住在里面",
-    "水库的坝上出现了一条大裂缝",
-    "有个小孩掉进坑塘里了，快来人",
-    "我弟弟精神分裂症停药了，拿菜刀追着我妈跑",
-    "化工厂飘过来的味道很呛，好多人眼睛疼、咳嗽",
-])
-def test_broadened_cues_are_high(grader: RiskGrader, text: str) -> None:
-    assert grader.grade(text).grade == "高", grader.grade(text).cues
-
-
-@pytest.mark.parametrize("text", [
-    "燃气公司上门检查过了，没有漏气，就是灶头打不着火",      # exclusion: 打不着火 is not 着火
-    "上次煤气灶坏了已修好，想问问燃气费怎么交",                # past
-    "前天那个燃气泄漏已经处理完了，想反映一下来得太慢",        # dealt with in the same sentence
-    "我说的不想活是气话，就是想问问低保为什么取消了",          # hedged
-    "政府门口没人聚集，我们只是想咨询拆迁政策",                # negated
-    "两家孩子玩的时候推倒了，对方只愿意出几百块钱",            # 几百块钱 is no crowd
-    "房子墙上有几道细小的裂缝，想请人来鉴定一下",
-    "我腿脚不方便想申请轮椅，去问了说要等名额",
-])
-def test_negated_hedged_past_or_resolved_is_not_high(grader: RiskGrader, text: str) -> None:
-    assert grader.grade(text).grade != "高", grader.grade(text).cues
-
-
-@pytest.mark.parametrize("text", [
-    "来电人说再不解决就走极端，汽油已经准备好了",
-    "儿子给我发消息说“妈对不起 下辈子再做你儿子”，现在电话不接",
-    "约30人在县道上摆放石块堵塞交通，民警正在劝离",
-    "我们百余人已多次反映，下周一集体到县政府反映情况",
-    "俺们庄百十口子人把修路的挖掘机围住了",
-    "暴雨后一根10kV线路断线落地，供电所人员尚未到场",
-    "货车侧翻压住一辆三轮车，车下有人",
-    "女儿被女婿殴打后锁在家中不让出门，手机也联系不上",
-    "他手里拿着一瓶敌敌畏说要喝",
-])
-def test_round4_cues_are_high(grader: RiskGrader, text: str) -> None:
-    assert grader.grade(text).grade == "高", grader.grade(text).cues
-
-
-@pytest.mark.parametrize("text", [
-    "俺村有人家里放着一大桶百草枯说是打草用，谁管这事",      # a poison stored is not a person drinking it
-    "有人焚烧秸秆，浓烟较大，影响附近居民",                    # field smoke is not a house fire
-    "视频识别：路段积水深度约15cm，持续30分钟",
-    "两年前曾遭受丈夫家暴，现已离婚，咨询能否申请人身安全保护令",
-    "2023年5月我在集上被同村王某打伤，派出所至今未处理",      # a year gone by is the past
-    "俺大伯前几年想不开喝过药，救回来了，想问能不能进敬老院",
-    "昨晚电动车充电着火了，消防很快就灭了，没人受伤",
-    "孩子接种疫苗后出现高烧、抽搐，现已好转",
-    "村民自建三层楼房，二、三楼住人，墙体有裂缝",             # a crack alone: have it inspected (中)
-])
-def test_round4_past_resolved_or_not_imminent_is_not_high(grader: RiskGrader, text: str) -> None:
-    assert grader.grade(text).grade != "高", grader.grade(text).cues
-
-
-@pytest.mark.parametrize("text", [
-    "县城某超市门口一名男子手持酒瓶砸超市玻璃，店内仍有顾客",
-    "超市停车场一辆轿车里锁着个小孩，大热天的孩子哭得满头大汗",
-    "独居老人已两天未出门，敲门无人应答",
-    "一条大狼狗挣脱铁链，正在村口追咬小孩",
-    "中午吃了学校饭回来就吐，班里好几个孩子都吐了",
-    "桥底下有个人坐在护栏外边好长时间了，跟他说话不理",
-    "今天我已经把刀磨好了，他再砸一回我就上去",
-    "约30人在县道上摆放石块堵塞交通，民警正在现场劝离",   # still being cleared: not dealt with
-])
-def test_present_dangers_without_the_usual_words_are_high(grader: RiskGrader, text: str) -> None:
-    assert grader.grade(text).grade == "高", grader.grade(text).cues
-
-
-@pytest.mark.parametrize("text", [
-    "村民报警称邻居家着火了，经民警核实系邻居在院内熏腊肉冒烟，无火情",   # checked and found harmless
-    "看见新闻说别的县小区有人从楼上跳下来了，俺们小区天台门能不能锁上",   # news from elsewhere
-    "去年其家中仓库被人纵火，嫌疑人已被判刑，现询问如何主张赔偿",         # the past, anywhere in the clause
-    "前年就淹死过人，村里说了好几年要围起来",                             # 淹死过: the past aspect
-    "前两天群里说要喝药的那个大娘，娘俩已经和好了，人没事",
-    "县城某工地20余名工人聚集在项目部讨要工资，无过激行为，已由民警疏导散去",
-    "群里有人说谁再偷玉米就拿枪崩了他，其实就是气话，也没枪",
-    "楼上扔了个酒瓶子，把我停的车玻璃砸碎了",                           # a thrown bottle is no weapon in hand
-])
-def test_debunked_hearsay_or_past_is_not_high(grader: RiskGrader, text: str) -> None:
-    assert grader.grade(text).grade != "高", grader.grade(text).cues
 
 
 def test_resolved_is_shown_as_medium_but_not_when_still_open(grader: RiskGrader) -> None:
