@@ -1,6 +1,6 @@
 """Speed on one core: load time (list → router; model file → router), per-text latency, throughput.
 
-Run: .venv/bin/python bench/triage/speed_bench.py   (pins itself to one CPU where the OS allows)
+Run: .venv/bin/python bench/triage/speed_bench.py [--runs=N]   (pins itself to one CPU where the OS allows)
 """
 
 from __future__ import annotations
@@ -47,20 +47,30 @@ def main() -> None:
                                          "r.route('井盖丢了'); print(time.perf_counter()-t)")
         print(f"load (fresh process, imports + list parse + index build + first route): zero-shot {zs_load:.2f}s, "
               f"with trained model {ml_load:.2f}s; model file {model.stat().st_size / 1e6:.1f} MB")
-        for name, router in [("zero-shot", Router.from_list(items)), ("learned", Router.load(items, model))]:
-            for t in texts[:50]:
-                router.route(t)   # warm-up
-            lat = []
-            t0 = time.perf_counter()
-            for t in texts * 3:
-                s = time.perf_counter()
-                router.route(t)
-                lat.append(time.perf_counter() - s)
-            total = time.perf_counter() - t0
-            lat_ms = np.array(lat) * 1000
-            print(f"{name:10s} {len(lat)} texts (mean {np.mean([len(t) for t in texts]):.0f} chars): "
-                  f"{len(lat) / total:,.0f} texts/s on one core, p50 {np.percentile(lat_ms, 50):.2f} ms, "
-                  f"p99 {np.percentile(lat_ms, 99):.2f} ms, max {lat_ms.max():.2f} ms")
+        # the baseline (zero-shot without the reference model, as before round 5) runs in the same sitting;
+        # --runs=N repeats the three alternately and prints medians
+        routers = [("no reference", Router.from_list(items, reference=False)), ("zero-shot", Router.from_list(items)),
+                   ("learned", Router.load(items, model))]
+        runs = next((int(a.split("=")[1]) for a in sys.argv if a.startswith("--runs=")), 1)
+        speed: dict[str, list[tuple[float, float, float]]] = {name: [] for name, _ in routers}
+        for _ in range(runs):
+            for name, router in routers:
+                for t in texts[:50]:
+                    router.route(t)   # warm-up
+                lat = []
+                t0 = time.perf_counter()
+                for t in texts * 3:
+                    s = time.perf_counter()
+                    router.route(t)
+                    lat.append(time.perf_counter() - s)
+                lat_ms = np.array(lat) * 1000
+                speed[name].append((len(lat) / (time.perf_counter() - t0), np.percentile(lat_ms, 50),
+                                    np.percentile(lat_ms, 99)))
+        print(f"{len(texts) * 3} texts per run (mean {np.mean([len(t) for t in texts]):.0f} chars), one core, "
+              f"median of {runs} run(s):")
+        for name, rows in speed.items():
+            rate, p50, p99 = np.median(np.array(rows), axis=0)
+            print(f"  {name:12s} {rate:,.0f} texts/s, p50 {p50:.2f} ms, p99 {p99:.2f} ms")
         long = "我家门口的下水井盖没了，" * 350
         r = Router.from_list(items)
         s = time.perf_counter()

@@ -52,6 +52,13 @@ def jieba_words(text: str) -> tuple[str, ...]:
     return tuple(w for w in jieba.lcut(text) if w.strip())
 
 
+@lru_cache(maxsize=16)
+def char_grams(text: str, lo: int, hi: int) -> Counter[str]:
+    """Character n-gram counts (read-only). Cached: the reference model's two classifiers, and a router's
+    learned one, read the same text's n-grams one after another."""
+    return Counter(text[i:i + n] for n in range(lo, hi + 1) for i in range(len(text) - n + 1))
+
+
 class TextClassifier:
     """Calibrated linear text classifier; labels are any strings (item codes, categories)."""
 
@@ -152,7 +159,7 @@ class TextClassifier:
             if name == "words":
                 grams: Counter[str] = Counter(jieba_words(t))
             else:
-                grams = Counter(t[i:i + n] for n in range(lo, hi + 1) for i in range(len(t) - n + 1))
+                grams = char_grams(t, lo, hi)
             bc, bv = [], []
             for g, k in grams.items():
                 j = vocab.get(g)
