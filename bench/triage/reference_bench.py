@@ -10,7 +10,7 @@ It also reports the reference risk classifier: how many 高 cases it would add t
 several thresholds, and how many false alarms. Choose the constants in router.py from the
 development sets; the test sets are measured by ``demo_bench.py``.
 
-Run: .venv/bin/python bench/triage/reference_bench.py [--sets=dev|all] [--public]
+Run: .venv/bin/python bench/triage/reference_bench.py [--public]
 """
 
 from __future__ import annotations
@@ -78,10 +78,7 @@ def fit_calibration(rows: list, codes: list[str]) -> None:
 def demo_sets() -> list[tuple[str, list[dict]]]:
     high = template_high_risk()
     sets = [("templates", [dict(c, risk="高" if c["id"] in high else "低") for c in demo_cases()])]
-    sets += [(Path(n).stem, jsonl(n)) for n in DEV_SETS if (HERE / n).exists()]
-    if "--sets=all" in sys.argv:
-        sets += [(Path(n).stem, jsonl(n)) for n in ("round4/holdout4.jsonl",)]
-    return sets
+    return sets + [(Path(n).stem, jsonl(n)) for n in DEV_SETS if (HERE / n).exists()]
 
 
 def main() -> None:

@@ -33,7 +33,7 @@ W_CHAR, W_CONCEPT = 1.0, 1.0
 EVIDENCE = 1.0
 # a present 高-risk cue (from the risk grader) adds this to the items the list sets aside for such
 # dangers (lexicon/risk_routes.tsv: 扬言伤人 → 矛盾纠纷激化风险, 燃气泄漏 → 燃气泄漏隐患 ...)
-W_RISK = 0.6
+W_RISK = 0.9
 TEMPERATURE = 9.5          # softmax sharpness; fitted (NLL) on the demo county's two development sets
 # Platt map of the top probability: confidence = σ(A·logit(p₁) + B). A softmax alone is
 # over-confident in the 0.7–0.9 band; this was fitted on the demo development sets (templates +
