@@ -57,8 +57,12 @@ def test_loaded_model_gives_the_same_answers_as_the_built_one(tmp_path: Path) ->
     with path.open("rb") as fh:
         again = pickle.load(fh)["model"]
     text = "包工头跑了，俺们二十多个人的工钱一分没结"
-    assert (again.type_probs(text)[0] == model.type_probs(text)[0]).all()
-    assert again.high_risk(text) == model.high_risk(text)
+    p, vec = model.type_probs(text)
+    p_again, vec_again = again.type_probs(text)
+    assert (p_again == p).all()
+    assert again.high_risk(vec_again) == model.high_risk(vec)
+    # one feature space for both questions, also after loading (the file holds the vocabulary once)
+    assert again.risk._fast is again.topic._fast
 
 
 def test_reference_types_translate_into_a_county_list_they_never_saw() -> None:

@@ -109,20 +109,11 @@ class TextClassifier:
 
     def fit(self, texts: Sequence[str], labels: Sequence[str], calibrate: bool = True) -> TextClassifier:
         texts = [normalise(t) for t in texts]
-        y = np.asarray(labels)
-        self.classes_ = np.unique(y)
-        if len(self.classes_) < 2:
-            raise ValueError("至少需要两个不同的类别")
+        y = self._labels(labels)
         if calibrate:
             self.temperature = self._fit_temperature(texts, y)
         X = self._fit_features(texts)
-        self.svm_ = self._fit_svm(X, y)
-        self.coef_ = np.asarray(self.svm_.coef_, dtype=np.float32)
-        self.intercept_ = np.asarray(self.svm_.intercept_, dtype=np.float32)
-        if len(self.classes_) == 2:   # LinearSVC keeps one row for two classes
-            self.coef_ = np.vstack([-self.coef_, self.coef_])
-            self.intercept_ = np.concatenate([-self.intercept_, self.intercept_])
-        del self.svm_
+        self._set_coef(self._fit_svm(X, y))
         # keep what routing needs as plain dicts/arrays; the sklearn vectorizers are not kept
         self._fast = []
         offset = 0
@@ -134,6 +125,32 @@ class TextClassifier:
         del self.blocks_
         self._prepare_fast()
         return self
+
+    def fit_sharing(self, features: TextClassifier, texts: Sequence[str], labels: Sequence[str]) -> TextClassifier:
+        """Another set of labels over an already fitted classifier's features: one feature vector of a text
+        then serves both (:meth:`proba_vector`), which halves the cost of asking two questions of a text."""
+        X = features.transform(texts)
+        y = self._labels(labels)
+        self.words, self.head, self._fast, self._n_features = features.words, features.head, features._fast, \
+            features._n_features
+        self.temperature = self._fit_temperature_on(X, y)
+        self._set_coef(self._fit_svm(X, y))
+        self._prepare_fast()
+        return self
+
+    def _labels(self, labels: Sequence[str]) -> np.ndarray:
+        y = np.asarray(labels)
+        self.classes_ = np.unique(y)
+        if len(self.classes_) < 2:
+            raise ValueError("至少需要两个不同的类别")
+        return y
+
+    def _set_coef(self, svm: Any) -> None:
+        self.coef_ = np.asarray(svm.coef_, dtype=np.float32)
+        self.intercept_ = np.asarray(svm.intercept_, dtype=np.float32)
+        if len(self.classes_) == 2:   # LinearSVC keeps one row for two classes
+            self.coef_ = np.vstack([-self.coef_, self.coef_])
+            self.intercept_ = np.concatenate([-self.intercept_, self.intercept_])
 
     def _prepare_fast(self) -> None:
         """coef by feature, so one text's scores are a gather and a dot product (~0.1 ms)."""
@@ -174,14 +191,38 @@ class TextClassifier:
         return np.asarray(cols, dtype=np.int64), np.asarray(vals)
 
     def proba_one(self, text: str) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
-        cols, vals = self.vector(normalise(text))
+        vec = self.vector(normalise(text))
+        return self.proba_vector(vec), vec
+
+    def proba_vector(self, vec: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        """Class probabilities of a feature vector from :meth:`vector` (of this classifier's features)."""
+        cols, vals = vec
         d = (vals @ self._coef_by_feature[cols] if len(cols) else np.zeros(len(self.classes_))) + self.intercept_
         z = self.temperature * d
         z -= z.max()
         e = np.exp(z)
-        return e / e.sum(), (cols, vals)
+        return e / e.sum()
 
     def _fit_temperature(self, texts: list[str], y: np.ndarray) -> float:
+        """Softmax temperature from out-of-fold scores (3-fold; features refitted per fold)."""
+        def fold_scores(tr: np.ndarray, te: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            sub = TextClassifier(self.words, self.head, self.C, self.max_features)
+            sub.fit([texts[i] for i in tr], y[tr], calibrate=False)
+            return sub.decision([texts[i] for i in te]), sub.classes_
+
+        return self._temperature_from_folds(y, fold_scores)
+
+    def _fit_temperature_on(self, X: sparse.csr_matrix, y: np.ndarray) -> float:
+        """The same over fixed features (:meth:`fit_sharing`)."""
+        def fold_scores(tr: np.ndarray, te: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            svm = self._fit_svm(X[tr], y[tr])
+            d = np.asarray(svm.decision_function(X[te]))
+            return (np.column_stack([-d, d]) if d.ndim == 1 else d), svm.classes_
+
+        return self._temperature_from_folds(y, fold_scores)
+
+    def _temperature_from_folds(self, y: np.ndarray,
+                                fold_scores: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]) -> float:
         from sklearn.model_selection import StratifiedKFold
 
         counts = Counter(y)
@@ -190,11 +231,9 @@ class TextClassifier:
             return 3.0   # too little history to fit; a moderate default
         scores = np.zeros((len(y), len(self.classes_)))
         seen = np.zeros(len(y), dtype=bool)
-        for tr, te in StratifiedKFold(folds, shuffle=True, random_state=0).split(texts, y):
-            sub = TextClassifier(self.words, self.head, self.C, self.max_features)
-            sub.fit([texts[i] for i in tr], y[tr], calibrate=False)
-            d = sub.decision([texts[i] for i in te])
-            cols = np.searchsorted(self.classes_, sub.classes_)
+        for tr, te in StratifiedKFold(folds, shuffle=True, random_state=0).split(np.zeros(len(y)), y):
+            d, classes = fold_scores(tr, te)
+            cols = np.searchsorted(self.classes_, classes)
             scores[np.ix_(te, cols)] = d
             scores[np.ix_(te, np.setdiff1d(np.arange(len(self.classes_)), cols))] = -10.0
             seen[te] = True

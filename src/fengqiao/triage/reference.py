@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 _DATA = "fengqiao.triage.corpus"
-MODEL_VERSION = 1
+MODEL_VERSION = 2          # 2: the risk classifier shares the topic classifier's features
 MAX_FEATURES = 40_000     # char 1–3-grams kept (+ a quarter as many opening n-grams): ~38 MB for 169 types
 MAP_TOP = 3               # a reference type spreads over at most this many of the county's items
 MAP_TEMPERATURE = 12.0    # sharpness of that spread (zero-shot scores of the type's own wording)
@@ -116,7 +116,7 @@ class ReferenceModel:
         corpus = reference_corpus({t.code for t in types})
         texts = [c.text for c in corpus]
         topic = TextClassifier(max_features=MAX_FEATURES).fit(texts, [c.type_code for c in corpus])
-        risk = TextClassifier(max_features=MAX_FEATURES // 2).fit(texts, [c.risk for c in corpus])
+        risk = TextClassifier().fit_sharing(topic, texts, [c.risk for c in corpus])
         examples: dict[str, list[str]] = defaultdict(list)
         for c in corpus:
             if len(examples[c.type_code]) < EXAMPLES_PER_TYPE:
@@ -130,8 +130,9 @@ class ReferenceModel:
         out[self._cols] = p
         return out, vec
 
-    def high_risk(self, text: str) -> float:
-        return float(self.risk.proba_one(text)[0][self._high])
+    def high_risk(self, vec: tuple[np.ndarray, np.ndarray]) -> float:
+        """P(高) of a text from its feature vector (the one :meth:`type_probs` returned)."""
+        return float(self.risk.proba_vector(vec)[self._high])
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -231,7 +232,7 @@ class ReferenceMap:
     def analyse(self, text: str) -> Analysis:
         """One pass of the reference model over a text: item probabilities, best type, P(高)."""
         p, vec = self.model.type_probs(text)
-        return Analysis(p @ self.matrix, int(p.argmax()), vec, self.model.high_risk(text))
+        return Analysis(p @ self.matrix, int(p.argmax()), vec, self.model.high_risk(vec))
 
     def type_name(self, type_index: int) -> str:
         return self.model.types[type_index].name

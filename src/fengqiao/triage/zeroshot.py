@@ -17,6 +17,7 @@ import math
 from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from scipy import sparse
@@ -204,14 +205,21 @@ class ZeroShotRouter:
         return Match(concepts, shared_phrases(text, self._item_texts[index], limit))
 
 
+@lru_cache(maxsize=4096)
+def _substrings(item_text: str, longest: int = 8) -> frozenset[str]:
+    """Every substring of 2..``longest`` characters of an item's wording (a set lookup beats a search)."""
+    return frozenset(item_text[i:i + n] for n in range(2, longest + 1) for i in range(len(item_text) - n + 1))
+
+
 def shared_phrases(text: str, item_text: str, limit: int = 4) -> tuple[str, ...]:
     """Longest substrings (≥2 chars, not generic words) that the case and the item share."""
     found: list[str] = []
+    subs = _substrings(item_text)
     i, n = 0, len(text)
     while i < n - 1:
         best = 0
         for length in range(min(8, n - i), 1, -1):
-            if text[i:i + length] in item_text:
+            if text[i:i + length] in subs:
                 best = length
                 break
         if best:
