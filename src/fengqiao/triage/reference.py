@@ -42,8 +42,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 _DATA = "fengqiao.triage.corpus"
-MODEL_VERSION = 2          # 2: the risk classifier shares the topic classifier's features
-MAX_FEATURES = 40_000     # char 1–3-grams kept (+ a quarter as many opening n-grams): ~38 MB for 169 types
+MODEL_VERSION = 3          # 3: one feature space (char 1–3-grams) for the topic and the risk classifier
+MAX_FEATURES = 40_000     # char 1–3-grams kept (no separate block for the opening characters): ~30 MB
 MAP_TOP = 3               # a reference type spreads over at most this many of the county's items
 MAP_TEMPERATURE = 12.0    # sharpness of that spread (zero-shot scores of the type's own wording)
 MAP_EXAMPLES = 8          # corpus texts per type routed too when translating a type into the county's items
@@ -115,7 +115,7 @@ class ReferenceModel:
         types = reference_types()
         corpus = reference_corpus({t.code for t in types})
         texts = [c.text for c in corpus]
-        topic = TextClassifier(max_features=MAX_FEATURES).fit(texts, [c.type_code for c in corpus])
+        topic = TextClassifier(head=0, max_features=MAX_FEATURES).fit(texts, [c.type_code for c in corpus])
         risk = TextClassifier().fit_sharing(topic, texts, [c.risk for c in corpus])
         examples: dict[str, list[str]] = defaultdict(list)
         for c in corpus:

@@ -218,10 +218,11 @@ def shared_phrases(text: str, item_text: str, limit: int = 4) -> tuple[str, ...]
     i, n = 0, len(text)
     while i < n - 1:
         best = 0
-        for length in range(min(8, n - i), 1, -1):
-            if text[i:i + length] in subs:
-                best = length
+        # a longer shared piece contains the shorter ones: grow while it is still shared (most stop at 2)
+        for length in range(2, min(8, n - i) + 1):
+            if text[i:i + length] not in subs:
                 break
+            best = length
         if best:
             piece = text[i:i + best]
             if (piece not in _GENERIC and not any(piece in f for f in found)
