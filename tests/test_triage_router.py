@@ -110,5 +110,8 @@ def test_a_present_danger_points_at_the_lists_risk_item(monkeypatch: pytest.Monk
     assert router.route("邻居因为堆杂物天天吵").item_code == "T-03"
     s = router.route("邻居因为堆杂物天天吵，对方说要弄死我")
     assert (s.item_code, s.risk) == ("T-09", "高")
-    monkeypatch.setattr(zeroshot, "W_RISK", 0.0)   # the risk cue, not the words, moved it
-    assert Router.from_list(items).route("邻居因为堆杂物天天吵，对方说要弄死我").item_code == "T-03"
+    # the risk cue, not the words, moves it (without the reference model, which knows threats too)
+    words_only = Router.from_list(items, reference=False)
+    assert words_only.route("邻居因为堆杂物天天吵，对方说要弄死我").item_code == "T-09"
+    monkeypatch.setattr(zeroshot, "W_RISK", 0.0)
+    assert words_only.route("邻居因为堆杂物天天吵，对方说要弄死我").item_code == "T-03"
