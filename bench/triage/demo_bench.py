@@ -77,7 +77,8 @@ def tables(conf: list[float], ok: list[bool]) -> None:
 DEV_SETS = ("dev_cases.jsonl", "risk_dev.jsonl", "independent_cases.jsonl", "risk_holdout.jsonl",
             "round3/dev3.jsonl", "round3/holdout3.jsonl", "round4/dev4.jsonl", "round4/holdout4.jsonl")
 # round 5: holdout4 (measured once in round 4, mistakes never read) was measured again, and holdout5 for the
-# first time. Round 6: holdout4's mistakes were read, so it is a development set; `--test=NAME` picks another. `--baseline` also routes the test set without the reference model.
+# first time. Round 6: holdout4's mistakes were read, so it is a development set. `--test=NAME` picks another
+# test set; `--baseline` also routes the test set without the reference model.
 TEST_SET = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--test=")), "round5/holdout5.jsonl")
 
 

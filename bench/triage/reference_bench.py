@@ -37,9 +37,7 @@ def components(router: Router, texts: list[str]) -> tuple[np.ndarray, np.ndarray
     zs, ref, high = [], [], []
     for t in texts:
         text = prepare(t).text
-        kinds = router._risk_kinds(text)
-        scores, _ = router.zeroshot.scores(text, kinds)
-        zs.append(router.zeroshot.probabilities(scores))
+        zs.append(router._prior(text, router._risk_kinds(text), None)[0])   # zero-shot alone: no reference mixed in
         a = router.reference.analyse(text)
         ref.append(a.item_probs)
         high.append(a.p_high)
