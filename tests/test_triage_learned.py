@@ -89,3 +89,63 @@ def test_jieba_word_features_train_quietly(capfd: pytest.CaptureFixture[str]) ->
     router = Router.from_list(small_list(), history=_cases(6, 12), words=True)
     assert router.route("北街铁板子碎了，底下黑咕隆咚的").item_code == "T-01"
     assert "Building prefix dict" not in capfd.readouterr().err
+
+
+# -- the per-text fast paths give what the fitted sklearn objects would --------------------------------------
+
+def _texts() -> list[str]:
+    return [c["text"] for c in _cases(3, 6)]
+
+
+def test_fast_vector_equals_the_fitted_vectorizers() -> None:
+    import numpy as np
+
+    from fengqiao.triage.learned import TextClassifier
+    from fengqiao.triage.text import normalise
+
+    texts = [normalise(t) for t in _texts()]
+    labels = [c["item_code"] for c in _cases(3, 6)]
+    reference = TextClassifier(head=8)
+    X = reference._fit_features(texts).toarray()            # sklearn's own rows
+    clf = TextClassifier(head=8).fit(texts, labels, calibrate=False)
+    fast = clf.transform(texts).toarray()                    # built text by text, no sklearn
+    assert fast.shape == X.shape
+    assert np.allclose(fast, X, atol=1e-6)
+    unseen = ["完全没见过的句子", "", "铁板子"]
+    cols, vals = clf.vector(normalise(unseen[1]))
+    assert len(cols) == len(vals) == 0
+    cols, vals = clf.vector(normalise(unseen[2]))
+    assert len(cols) and abs(float(vals @ vals) - 2.0) < 1e-6   # two blocks (char, head), each l2-normalised
+
+
+def test_similar_past_case_is_the_nearest_by_cosine() -> None:
+    import numpy as np
+
+    from fengqiao.triage.learned import ExampleIndex, TextClassifier
+    from fengqiao.triage.text import normalise
+
+    cases = _cases(4, 6)
+    clf = TextClassifier().fit([c["text"] for c in cases], [c["item_code"] for c in cases], calibrate=False)
+    examples = {"T-01": [normalise(c["text"]) for c in cases if c["item_code"] == "T-01"]}
+    index = ExampleIndex(clf, examples)
+    for probe in ("东关那块铁板子被人撬走了", "新村地上的铁盖子翘起来了", "黑窟窿"):
+        vec = clf.vector(normalise(probe))
+        sims = clf.transform(examples["T-01"]) @ clf.transform([probe]).T
+        best = examples["T-01"][int(np.argmax(sims.toarray().ravel()))]
+        assert index.similar(vec, "T-01") == [best]
+    assert index.similar(clf.vector("铁板子"), "T-99") == []
+    assert index.similar((np.zeros(0, dtype=np.int64), np.zeros(0)), "T-01") == []
+
+
+def test_sparse_row_product_matches_scipy() -> None:
+    import numpy as np
+    from scipy import sparse
+
+    from fengqiao.triage.zeroshot import _rows_dot
+
+    rng = np.random.default_rng(0)
+    m = sparse.random(50, 7, density=0.1, random_state=1, format="csr")
+    for rows in (np.array([], dtype=np.int64), np.array([3]), rng.choice(50, 12, replace=False)):
+        w = rng.random(len(rows))
+        expected = (m[rows].T @ w) if len(rows) else np.zeros(7)
+        assert np.allclose(_rows_dot(m, rows, w), expected)

@@ -13,7 +13,6 @@ combined with the zero-shot prior so that an item with no history still routes.
 from __future__ import annotations
 
 import logging
-import math
 import pickle
 import warnings
 from collections import Counter, defaultdict
@@ -28,7 +27,7 @@ from scipy import sparse
 from scipy.optimize import minimize_scalar
 
 from fengqiao.triage.exceptions import ModelFileError
-from fengqiao.triage.text import normalise
+from fengqiao.triage.text import normalise, tfidf_row
 
 MODEL_FORMAT = "fengqiao-triage-model"
 MODEL_VERSION = 1
@@ -169,26 +168,15 @@ class TextClassifier:
 
     def vector(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """Feature indices and values of one (normalised) text, equal to :meth:`transform`'s row."""
-        cols: list[int] = []
-        vals: list[float] = []
+        cols: list[np.ndarray] = []
+        vals: list[np.ndarray] = []
         for name, vocab, idf, lo, hi, offset in self._fast:
             t = text[:self.head] if name == "head" else text
-            if name == "words":
-                grams: Counter[str] = Counter(jieba_words(t))
-            else:
-                grams = char_grams(t, lo, hi)
-            bc, bv = [], []
-            for g, k in grams.items():
-                j = vocab.get(g)
-                if j is not None:
-                    bc.append(j + offset)
-                    bv.append((1.0 + math.log(k)) * idf[j])
-            if bv:
-                arr = np.asarray(bv)
-                arr /= np.sqrt((arr * arr).sum())
-                cols += bc
-                vals += arr.tolist()
-        return np.asarray(cols, dtype=np.int64), np.asarray(vals)
+            grams = Counter(jieba_words(t)) if name == "words" else char_grams(t, lo, hi)
+            c, v = tfidf_row(grams, vocab, idf)
+            cols.append(c + offset)
+            vals.append(v)
+        return (np.concatenate(cols), np.concatenate(vals)) if cols else (np.zeros(0, dtype=np.int64), np.zeros(0))
 
     def proba_one(self, text: str) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
         vec = self.vector(normalise(text))
@@ -267,21 +255,26 @@ class ExampleIndex:
 
     def __init__(self, clf: TextClassifier, examples: dict[str, list[str]]) -> None:
         self.examples = examples
-        rows = [(code, t) for code, ts in examples.items() for t in ts]
-        self._texts = [t for _, t in rows]
-        # one CSC matrix (examples × features): selecting the text's feature columns is cheap
-        self._matrix = sparse.csc_matrix(clf.transform(self._texts)) if rows else None
-        self._rows: dict[str, list[int]] = defaultdict(list)
-        for i, (code, _) in enumerate(rows):
-            self._rows[code].append(i)
+        # per label, a small dense block (its examples × the features they use) and those features sorted:
+        # one text's similarities are a searchsorted and a dot product, no sparse slicing per call
+        self._blocks: dict[str, tuple[np.ndarray, np.ndarray, list[str]]] = {}
+        for code, texts in examples.items():
+            if not texts:
+                continue
+            m = clf.transform(texts)
+            feats = np.unique(m.indices)
+            self._blocks[code] = (feats, m[:, feats].toarray().astype(np.float32), texts)
 
     def similar(self, vec: tuple[np.ndarray, np.ndarray], code: str, limit: int = 1) -> list[str]:
-        rows = self._rows.get(code)
+        block = self._blocks.get(code)
         cols, vals = vec
-        if not rows or self._matrix is None or not len(cols):
+        if block is None or not len(cols):
             return []
-        sims = np.asarray(self._matrix[:, cols] @ vals).ravel()[rows]
-        return [self._texts[rows[i]] for i in np.argsort(-sims)[:limit] if sims[i] > 0.1]
+        feats, dense, texts = block
+        pos = np.minimum(np.searchsorted(feats, cols), len(feats) - 1)
+        hit = feats[pos] == cols
+        sims = dense[:, pos[hit]] @ vals[hit]
+        return [texts[i] for i in np.argsort(-sims)[:limit] if sims[i] > 0.1]
 
 
 @dataclass(frozen=True)

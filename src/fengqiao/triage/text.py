@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass
+from itertools import repeat
+
+import numpy as np
 
 MAX_CHARS = 4000          # longer texts are cut: the first screen of a complaint says what it is about
 _SPACE = re.compile(r"\s+")
@@ -42,3 +46,17 @@ def prepare(text: object) -> Prepared:
     elif ratio < 0.3:
         problems.append("案件描述中文很少，分流建议仅供参考")
     return Prepared(clean, len(raw), ratio, tuple(problems))
+
+
+def tfidf_row(grams: Counter[str], vocab: dict[str, int], idf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One text's sublinear TF-IDF row (columns, l2-normalised values) over a fitted vocabulary; n-grams not
+    in it are dropped. Vectorised: routing calls this for every text, twice or three times."""
+    if not grams:
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
+    cols = np.fromiter(map(vocab.get, grams, repeat(-1)), dtype=np.int64, count=len(grams))
+    keep = cols >= 0
+    cols = cols[keep]
+    if not len(cols):
+        return cols, np.zeros(0)
+    vals = (1.0 + np.log(np.fromiter(grams.values(), dtype=np.float64, count=len(grams))[keep])) * idf[cols]
+    return cols, vals / np.sqrt(vals @ vals)

@@ -24,7 +24,7 @@ from scipy import sparse
 
 from fengqiao.triage.catalog import ListItem
 from fengqiao.triage.lexicon import Concept, PhraseMatcher, shipped_concepts, shipped_risk_routes
-from fengqiao.triage.text import normalise
+from fengqiao.triage.text import normalise, tfidf_row
 
 NGRAMS = (2, 3)
 NAME_REPEAT = 3            # the item's name says most; repeat it in the document
@@ -87,15 +87,20 @@ class CharNgrams:
 
     def query(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """Column indices and l2-normalised weights of one text (unknown n-grams dropped)."""
-        c = self._count(text)
-        cols, vals = [], []
-        for g, k in c.items():
-            j = self.vocab.get(g)
-            if j is not None:
-                cols.append(j), vals.append((1 + math.log(k)) * self.idf[j])
-        v = np.asarray(vals)
-        n = float(np.sqrt((v * v).sum())) if len(v) else 0.0
-        return np.asarray(cols, dtype=np.int64), (v / n if n else v)
+        return tfidf_row(self._count(text), self.vocab, self.idf)
+
+
+def _rows_dot(m: sparse.csr_matrix, rows: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """``w @ m[rows]`` for a few rows of a very sparse matrix, without scipy's per-call slicing overhead."""
+    if not len(rows):
+        return np.zeros(m.shape[1])
+    start = m.indptr[rows]
+    n = m.indptr[rows + 1] - start
+    total = int(n.sum())
+    if not total:
+        return np.zeros(m.shape[1])
+    pos = np.repeat(start - (np.cumsum(n) - n), n) + np.arange(total)
+    return np.bincount(m.indices[pos], weights=m.data[pos] * np.repeat(w, n), minlength=m.shape[1])
 
 
 class ZeroShotRouter:
@@ -168,7 +173,7 @@ class ZeroShotRouter:
 
         ``risk_kinds``: kinds of the case's present 高-risk cues; items set aside for them get ``W_RISK``."""
         cols, vals = self.chars.query(text)
-        s = W_CHAR * (self._chars_t[cols].T @ vals) if len(cols) else np.zeros(len(self.items))
+        s = W_CHAR * _rows_dot(self._chars_t, cols, vals)
         evidence = self.evidence(text)
         found = {k: phrases[0] for k, phrases in evidence.items()}
         if found:
