@@ -1,8 +1,10 @@
 """Public data (gov_messages_7class_train.csv) as a county's history: 5-fold CV, macro-F1.
 
-Compares, on the same folds: the baseline (char 1–3-gram TF-IDF + LinearSVC, sklearn defaults) and
-fengqiao's TextClassifier (what `fengqiao triage train` uses), plus reliability and the
-auto-dispatch trade-off. Reads the data from ../shared/data at run time; ships nothing.
+Compares, on the same folds: the baseline (char 1–3-gram TF-IDF + LinearSVC, sklearn defaults),
+fengqiao's TextClassifier (the learned half of `fengqiao triage train`), and the whole of
+`fengqiao triage train` for a county whose list has one item per category (the classifier mixed with
+the zero-shot router over that list; items described by the board's second-level class names), plus
+reliability and the auto-dispatch trade-off. Reads the data from ../shared/data at run time; ships nothing.
 Run: .venv/bin/python bench/triage/public_cv.py [--quick]
 """
 
@@ -23,8 +25,10 @@ from sklearn.svm import LinearSVC
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import SHARED_DATA  # noqa: E402
 
+from fengqiao.triage.catalog import ListItem  # noqa: E402
 from fengqiao.triage.evaluate import coverage_precision, format_table, reliability  # noqa: E402
 from fengqiao.triage.learned import TextClassifier  # noqa: E402
+from fengqiao.triage.router import Router  # noqa: E402
 
 
 def load() -> tuple[list[str], np.ndarray]:
@@ -40,11 +44,32 @@ def baseline(train: list[str], y: np.ndarray, test: list[str]) -> np.ndarray:
     return LinearSVC().fit(v.fit_transform(train), y).predict(v.transform(test))
 
 
+def category_list(categories: list[str]) -> list[ListItem]:
+    """One list item per category, described by the board's second-level classes under it (附件1)."""
+    from public_zeroshot import board_list
+
+    names: dict[str, list[str]] = {c: [] for c in categories}
+    for it in board_list(set(categories)):
+        names[it.department].append(it.name)
+    return [ListItem(f"C-{k}", c, c, c, "县", "15日", "", "、".join(names[c])) for k, c in enumerate(categories)]
+
+
+def train_and_route(items: list[ListItem], train: list[str], labels: np.ndarray,
+                    test: list[str]) -> tuple[list[str], list[float]]:
+    """`fengqiao triage train` on the fold's history, then route the held-out texts."""
+    code = {it.name: it.code for it in items}
+    router = Router.from_list(items, history=[{"text": t, "item_code": code[lab]} for t, lab in zip(train, labels)])
+    out = [router.route(t) for t in test]
+    return [s.department or "" for s in out], [s.confidence for s in out]
+
+
 def main() -> None:
     texts, y = load()
     variants = {"baseline char-TFIDF+LinearSVC": None,
                 "fengqiao TextClassifier (char+head)": dict(words=False),
-                "fengqiao TextClassifier (char+head+jieba words)": dict(words=True)}
+                "fengqiao TextClassifier (char+head+jieba words)": dict(words=True),
+                "fengqiao triage train (7-item list, + zero-shot)": "router"}
+    items = category_list(sorted(set(y)))
     if "--quick" in sys.argv:
         variants.pop("fengqiao TextClassifier (char+head)")
     folds = list(StratifiedKFold(5, shuffle=True, random_state=0).split(texts, y))
@@ -58,6 +83,8 @@ def main() -> None:
             train_texts, test_texts = [texts[i] for i in tr], [texts[i] for i in te]
             if kw is None:
                 pred[te] = baseline(train_texts, y[tr], test_texts)
+            elif kw == "router":
+                pred[te], conf[te] = train_and_route(items, train_texts, y[tr], test_texts)
             else:
                 clf = TextClassifier(**kw).fit(train_texts, y[tr])
                 p = clf.predict_proba(test_texts)
