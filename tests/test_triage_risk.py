@@ -111,18 +111,41 @@ DEBUNKED_HEARSAY_OR_PAST = [
     "昨晚小区燃气管道泄漏，燃气公司已连夜抢修完毕，挖开的路面没恢复",
 ]
 
+# round 7: other regions' speech, and what is not a present danger though it has the words
+OTHER_REGIONS = [
+    "佢话我唔还钱就斩死我，今晚仲嚟我租屋门口踢门",
+    "我老公又饮醉打我，而家锁住我喺房度唔俾出去",
+    "今晚八点全部工友喺厂门口集合，老细唔出嚟俾人工就唔走",
+    "额们明天早上就把进村那条路堵了，光伏的车一辆都不让进",
+    "报警人称其七十八岁患老年痴呆的父亲下午出门后至今未归，外面零下十几度",
+    "隔壁独居老爹两天没开门了",
+    "电梯关了人，按铃没人应",
+    "第三小学后面挡土墙鼓胀外倾，底部渗水，墙下是学生放学走的小路",
+]
+HAS_THE_WORDS_BUT_NOT_NOW = [
+    "县城某楼盘停工，建议每周向业主通报复工进展",                        # 报复 inside 通报复工
+    "要求镇政府组织勘界，两村各持一份老地图",                            # the government organises
+    "今天上午某中学开展消防疏散演练，部分群众误以为失火打电话询问，已解释",
+    "有人在家里做鞭炮，好大火药味",                                      # 大火 inside 好大火药味
+    "来电人反映小区楼下烧烤摊使用液化气罐",
+    "入户安检发现燃气软管老化有轻微气味，已当场关阀并通知更换，现场已无异味",
+    "来电人称被社会青年收管理费，不敢报警，怕被报复",
+    "我妈拔完牙一直流血，又去县里缝了两针，卫生院不肯退钱",
+]
+
 
 @pytest.fixture(scope="module")
 def grader() -> RiskGrader:
     return RiskGrader()
 
 
-@pytest.mark.parametrize("text", DANGER_TO_PEOPLE + BROADENED + ROUND4 + WITHOUT_THE_USUAL_WORDS)
+@pytest.mark.parametrize("text", DANGER_TO_PEOPLE + BROADENED + ROUND4 + WITHOUT_THE_USUAL_WORDS + OTHER_REGIONS)
 def test_present_dangers_are_high(grader: RiskGrader, text: str) -> None:
     assert grader.grade(text).grade == "高", grader.grade(text).cues
 
 
-@pytest.mark.parametrize("text", NEGATED + HEDGED_PAST_OR_RESOLVED + ROUND4_NOT_IMMINENT + DEBUNKED_HEARSAY_OR_PAST)
+@pytest.mark.parametrize("text", NEGATED + HEDGED_PAST_OR_RESOLVED + ROUND4_NOT_IMMINENT + DEBUNKED_HEARSAY_OR_PAST
+                         + HAS_THE_WORDS_BUT_NOT_NOW)
 def test_what_is_not_a_present_danger_is_not_high(grader: RiskGrader, text: str) -> None:
     assert grader.grade(text).grade != "高", grader.grade(text).cues
 
