@@ -9,8 +9,9 @@ Development sets (the lexicon, cues and calibration were tuned on their mistakes
   while writing (the list only afterwards, to assign item codes);
 - round3/holdout3.jsonl (240): written the same way by another helper, the test set of round 3;
 - round4/dev4.jsonl (300): written the same way for round 4 by a third helper.
-Test set (measured once at the end of round 4, mistakes not inspected):
-- round4/holdout4.jsonl (260): written the same way by a fourth helper; see README.md in this folder.
+Test sets (each measured at the end of its round, mistakes not inspected; see README.md in this folder):
+round5/holdout5.jsonl, round6/holdout6.jsonl, round7/holdout7.jsonl (the default; `--test=` picks another).
+holdout4, round 4's test set, became a development set in round 6.
 Run: .venv/bin/python bench/triage/demo_bench.py
 """
 
@@ -77,9 +78,10 @@ def tables(conf: list[float], ok: list[bool]) -> None:
 DEV_SETS = ("dev_cases.jsonl", "risk_dev.jsonl", "independent_cases.jsonl", "risk_holdout.jsonl",
             "round3/dev3.jsonl", "round3/holdout3.jsonl", "round4/dev4.jsonl", "round4/holdout4.jsonl")
 # round 5: holdout4 (measured once in round 4, mistakes never read) was measured again, and holdout5 for the
-# first time. Round 6: holdout4's mistakes were read, so it is a development set. `--test=NAME` picks another
-# test set; `--baseline` also routes the test set without the reference model.
-TEST_SET = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--test=")), "round5/holdout5.jsonl")
+# first time. Round 6: holdout4's mistakes were read, so it is a development set. Round 7: holdout7 is the test set
+# (holdout5 and holdout6 stay unread). `--test=NAME` picks another test set; `--baseline` also routes the test set
+# without the reference model.
+TEST_SET = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--test=")), "round7/holdout7.jsonl")
 
 
 def high_risk(router: Router, cases: list[dict]) -> tuple[int, int, int]:
