@@ -5,7 +5,9 @@ fengqiao's TextClassifier (the learned half of `fengqiao triage train`), and the
 `fengqiao triage train` for a county whose list has one item per category (the classifier mixed with
 the zero-shot router over that list; items described by the board's second-level class names), plus
 reliability and the auto-dispatch trade-off. Reads the data from ../shared/data at run time; ships nothing.
-Run: .venv/bin/python bench/triage/public_cv.py [--quick]
+Run: .venv/bin/python bench/triage/public_cv.py [--quick] [--curve]
+(--curve: only the learning curve — the same folds, training on a share of each training fold — to see how far
+more history would carry the classifier and the baseline)
 """
 
 from __future__ import annotations
@@ -63,8 +65,27 @@ def train_and_route(items: list[ListItem], train: list[str], labels: np.ndarray,
     return [s.department or "" for s in out], [s.confidence for s in out]
 
 
+def curve(texts: list[str], y: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]]) -> None:
+    rng = np.random.default_rng(0)
+    print("learning curve: macro-F1 by share of each training fold (same test folds)")
+    for share in (0.25, 0.5, 0.75, 1.0):
+        pred_b = np.empty(len(y), dtype=object)
+        pred_f = np.empty(len(y), dtype=object)
+        for tr, te in folds:
+            sub = rng.permutation(tr)[:int(len(tr) * share)]
+            train_texts, test_texts = [texts[i] for i in sub], [texts[i] for i in te]
+            pred_b[te] = baseline(train_texts, y[sub], test_texts)
+            clf = TextClassifier(words=True).fit(train_texts, y[sub])
+            pred_f[te] = clf.classes_[clf.predict_proba(test_texts).argmax(1)]
+        print(f"  {share:4.0%} ({int(len(folds[0][0]) * share):4d} texts): baseline {f1_score(y, pred_b, average='macro'):.4f}  "
+              f"fengqiao (char+head+words) {f1_score(y, pred_f, average='macro'):.4f}", flush=True)
+
+
 def main() -> None:
     texts, y = load()
+    if "--curve" in sys.argv:
+        curve(texts, y, list(StratifiedKFold(5, shuffle=True, random_state=0).split(texts, y)))
+        return
     variants = {"baseline char-TFIDF+LinearSVC": None,
                 "fengqiao TextClassifier (char+head)": dict(words=False),
                 "fengqiao TextClassifier (char+head+jieba words)": dict(words=True),
