@@ -121,6 +121,13 @@ OTHER_REGIONS = [
     "隔壁独居老爹两天没开门了",
     "电梯关了人，按铃没人应",
     "第三小学后面挡土墙鼓胀外倾，底部渗水，墙下是学生放学走的小路",
+    # round 8
+    "长期信访人王某近日向包案干部称再不解决就带汽油去县政府",
+    "他在群里讲我要是再去他家要钱，就叫我躺着回来",
+    "某楼盘十余名业主已购买赴京车票，计划明日进京反映逾期交房问题",
+    "我们寨子有个老奶奶昨天去赶街到现在没回来，家里人找了一晚上都没找到",
+    "交通路一商户楼顶广告牌一角已脱落，正在剧烈晃动，下方是公交站台，已劝离并拉警戒线",   # people sent away, the sign still swings
+    "巡查发现某废品收购点存放疑似雷管一枚，已报派出所",
 ]
 HAS_THE_WORDS_BUT_NOT_NOW = [
     "县城某楼盘停工，建议每周向业主通报复工进展",                        # 报复 inside 通报复工
@@ -131,7 +138,21 @@ HAS_THE_WORDS_BUT_NOT_NOW = [
     "入户安检发现燃气软管老化有轻微气味，已当场关阀并通知更换，现场已无异味",
     "来电人称被社会青年收管理费，不敢报警，怕被报复",
     "我妈拔完牙一直流血，又去县里缝了两针，卫生院不肯退钱",
+    # round 8
+    "室友又偷吃我零食，我说再吃就砍死你xswl",
+    "网格巡查：5号楼顶平台被602住户私自搭建鸽棚，已劝说限期拆除",             # 楼顶 + 劝说 is no one on a ledge
+    "老板讲厂子要倒了，社保一个都没交",
+    "视频AI识别到烟雾，网格员核实为农户烧水做饭，非火情，已劝离",
+    "昨天工地上那条讨薪横幅已经收了，老板把钱结了，工人都回去了",
 ]
+
+
+def test_a_negated_rescue_is_no_sign_that_the_danger_is_over() -> None:
+    from fengqiao.triage.risk import says_no_danger_now
+
+    assert not says_no_danger_now("病人没抢救过来，家属三四十口围住值班大夫不让走")
+    assert says_no_danger_now("人已经抢救过来了")
+    assert not says_no_danger_now("这不是误报，楼道里真的在冒烟")
 
 
 @pytest.fixture(scope="module")

@@ -41,20 +41,25 @@ _POSSIBLE = ("万一", "怕", "容易", "如果", "一旦", "担心", "防止", 
 _YEAR = re.compile(r"(?<![0-9])((?:19|20)[0-9]{2})年")   # "2023年5月我被打伤": a year gone by is the past
 _HYPOTHETICAL_AFTER = ("风险", "隐患", "危险", "的可能", "怎么办", "是气话", "的气话", "气话", "开玩笑", "是玩笑",
                        "说着玩", "演练", "演习", "算不算", "是否违法", "犯法吗", "违法吗", "说笑", "一样",
-                       "似的")
+                       "似的", "xswl", "哈哈", "hhh", "笑死")
 # checked and found harmless, later in the sentence or the next one (报警称着火了，经民警核实系熏腊肉): any kind
 _DEBUNKED = ("核实系", "核实为", "经核实", "发现系", "查明系", "实为", "其实是", "系误报", "是误报", "发错了", "发错",
              "是谣言", "辟谣", "外地的视频", "非火情", "无火情", "无危险", "人员安全", "无过激", "玩具", "人没事",
              "已经和好", "和好了", "已道歉", "救上来了", "已救出", "已全部拿到", "钱已经全拿到", "与本地无关",
-             "没有这回事", "没这回事", "没得事", "虚惊一场", "误按")
+             "没有这回事", "没这回事", "没得事", "虚惊一场", "误按",
+             "别传了", "别再转了", "不去了")
 # dealt with: later in the same sentence as the cue (燃气泄漏已经处理完了; 被打，民警出警后双方情绪平稳)
 _RESOLVED = ("已修好", "已经修好", "修好了", "已处理", "已经处理", "处理完", "处理好了", "已解决", "已经解决",
              "已排除", "已经排除", "已扑灭", "已经扑灭", "扑灭了", "已经灭了", "火灭了", "已经扶正", "扶正了",
              "调解好", "已调解", "已经调解", "和解了", "已和解", "情绪平稳", "已平息", "平息了", "暂时没事",
              "没事了", "已劝开", "劝开了", "已经分开", "已经拉开", "已经抢修", "抢修好", "已恢复", "已经恢复",
              "扑灭", "已复位", "误报", "系统测试", "测试信号", "已劝阻", "劝阻后", "灭了", "好转", "救回来了",
-             "救过来了", "抢救过来", "散去", "劝散", "已劝离", "劝离", "没味了", "已更换", "换了", "抢修完毕",
-             "修复完毕", "处置完毕", "自行下楼", "已经下来了", "已无异味", "无异味", "已关阀", "已化解", "化解了")
+             "救过来了", "抢救过来", "没味了", "已更换", "换了", "抢修完毕",
+             "修复完毕", "处置完毕", "自行下楼", "已经下来了", "已无异味", "无异味", "已关阀", "已化解", "化解了",
+             "都回去了", "已经收了")
+# people sent away: the crowd is over, a falling sign or a crack is not (已劝离并拉警戒线 under a swinging billboard)
+_DISPERSED = ("散去", "劝散", "已劝离", "劝离")
+_CROWD_KINDS = {"群体聚集", "围堵", "冲突", "情绪激烈", "集体来访", "暴力伤害", "扬言伤人"}
 _NEGATORS = ("没有", "没", "无", "未", "不是", "并非", "并没有", "排除", "不存在", "不再", "别", "没再", "已无")
 _CLAUSE = re.compile(r"[，,。；;！!？?\n、：:]")
 _SENTENCE = re.compile(r"[。；;！!？?\n]")
@@ -149,17 +154,19 @@ class RiskGrader:
             not_now = _not_now(t, start, phrase, self.this_year)   # 已核实无险 / 传闻 / 已过去 / 假设, or None
             possible = _preceded_by(t, start, _POSSIBLE)
             resolved = not (not_now or possible) and _resolved(t, start, phrase)
+            dispersed = not (not_now or possible) and _resolved(t, start, phrase, _DISPERSED)
             for spec in specs:
                 if spec.requires and not _cooccurs(t, start, phrase, spec.requires):
                     continue
+                done = resolved or (dispersed and spec.kind in _CROWD_KINDS)
                 if spec.grade == "高" and (not_now or (possible and spec.kind not in _PERSISTENT)):
                     # "万一着火" is a hazard to fix, not a fire to run to; "上次着火" is history
                     label = (not_now or "可能") + spec.kind
                     cues.setdefault(("中", label), Cue("中", label, phrase, demoted=True))
-                elif spec.grade == "高" and resolved and spec.kind not in _PERSISTENT:
+                elif spec.grade == "高" and done and spec.kind not in _PERSISTENT:
                     # "燃气泄漏已经处理完了": follow up, no one needs to run
                     cues.setdefault(("中", "已处置的" + spec.kind), Cue("中", "已处置的" + spec.kind, phrase, demoted=True))
-                elif spec.grade == "中" and spec.kind in _CROWD_ANGER and (not_now or resolved):
+                elif spec.grade == "中" and spec.kind in _CROWD_ANGER and (not_now or done):
                     # still worth a look, but a crowd that has gone home makes no gathering below
                     cues.setdefault(("中", "已过去的" + spec.kind), Cue("中", "已过去的" + spec.kind, phrase,
                                                                     demoted=True))
@@ -195,9 +202,19 @@ class RiskGrader:
 
 
 def says_no_danger_now(text: str) -> bool:
-    """The text itself says the danger was checked and is none, or is over (经核实系演练, 误报, 已扑灭)."""
+    """The text itself says the danger was checked and is none, or is over (经核实系演练, 误报, 已扑灭); not
+    when the marker is negated (没抢救过来 is no rescue)."""
     t = normalise(text)
-    return any(m in t for m in _DEBUNKED) or any(m in t for m in _RESOLVED)
+    return any(_found_not_negated(t, m) for m in (*_DEBUNKED, *_RESOLVED, *_DISPERSED))
+
+
+def _found_not_negated(text: str, marker: str) -> bool:
+    i = text.find(marker)
+    while i >= 0:
+        if not any(n in text[max(0, i - 2):i] for n in ("没", "未", "不")):
+            return True
+        i = text.find(marker, i + 1)
+    return False
 
 
 def _negated(text: str, start: int) -> bool:
@@ -251,10 +268,10 @@ def _not_now(text: str, start: int, phrase: str, this_year: int) -> str | None:
     return None
 
 
-def _resolved(text: str, start: int, phrase: str) -> bool:
+def _resolved(text: str, start: int, phrase: str, markers: Sequence[str] = _RESOLVED) -> bool:
     """燃气泄漏已经处理完了 / 被打，民警出警后双方情绪平稳: dealt with, later in the same sentence."""
     rest = text[start + len(phrase):_ends(_SENTENCE, text, start + len(phrase))]
-    for r in _RESOLVED:
+    for r in markers:
         i = rest.find(r)
         while i >= 0:
             if not any(n in rest[max(0, i - 5):i] for n in ("没", "未", "不", "别", "正在")):   # 还没处理完, 正在劝离: not yet
