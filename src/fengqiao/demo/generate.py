@@ -178,8 +178,12 @@ def _one_case(session: Session, rng: random.Random, w: _World, t0: datetime, now
     case = register(session, w.operator, CaseCreate(
         kind=kind, channel=channel, description=text, discovered_at=discovered, lat=lat, lon=lon, address=place,
         risk=risk, parties=[PartyIn(role="reporter", name=name, phone=phone, id_number=idn)]), now=t0)
-    # A backlog: some cases stop at a stage whatever their age (they become overdue and supervised).
-    stop_at = rng.choice(STUCK_STATES) if rng.random() < 0.05 else None
+    # A backlog: some cases stop at a stage (they become overdue and supervised). Before dispatch only recent ones
+    # do: a centre's routing desk is worked every day, while departments sit on cases for months.
+    stop_at = None
+    if rng.random() < 0.05:
+        recent = now - t0 < timedelta(days=RECENT_DESK_DAYS)
+        stop_at = rng.choice(STUCK_STATES if recent else STUCK_STATES[STUCK_STATES.index("dispatched"):])
     try:
         _advance(session, rng, w, case, item, t0, now, stop_at)
     except _Stop:
@@ -188,6 +192,7 @@ def _one_case(session: Session, rng: random.Random, w: _World, t0: datetime, now
 
 STUCK_STATES = ["registered", "triaged", "joint_review", "returned", "arbitration", "dispatched", "accepted", "in_progress",
                 "handled"]
+RECENT_DESK_DAYS = 10     # cases older than this are never left waiting at the routing desk
 
 
 class _Stop(Exception):
