@@ -27,7 +27,7 @@ from scipy import sparse
 from scipy.optimize import minimize_scalar
 
 from fengqiao.triage.exceptions import ModelFileError
-from fengqiao.triage.text import normalise, tfidf_row
+from fengqiao.triage.text import char_grams, normalise, tfidf_row
 
 MODEL_FORMAT = "fengqiao-triage-model"
 MODEL_VERSION = 1
@@ -49,13 +49,6 @@ def jieba_words(text: str) -> tuple[str, ...]:
         jieba.setLogLevel(logging.WARNING)   # jieba prints its dictionary loading to stderr otherwise
         _jieba_ready = True
     return tuple(w for w in jieba.lcut(text) if w.strip())
-
-
-@lru_cache(maxsize=16)
-def char_grams(text: str, lo: int, hi: int) -> Counter[str]:
-    """Character n-gram counts (read-only). Cached: the reference model's two classifiers, and a router's
-    learned one, read the same text's n-grams one after another."""
-    return Counter(text[i:i + n] for n in range(lo, hi + 1) for i in range(len(text) - n + 1))
 
 
 class TextClassifier:

@@ -205,13 +205,14 @@ def says_no_danger_now(text: str) -> bool:
     """The text itself says the danger was checked and is none, or is over (经核实系演练, 误报, 已扑灭); not
     when the marker is negated (没抢救过来 is no rescue)."""
     t = normalise(text)
-    return any(_found_not_negated(t, m) for m in (*_DEBUNKED, *_RESOLVED, *_DISPERSED))
+    return any(_unnegated(t, m, 2, ("没", "未", "不")) for m in (*_DEBUNKED, *_RESOLVED, *_DISPERSED))
 
 
-def _found_not_negated(text: str, marker: str) -> bool:
+def _unnegated(text: str, marker: str, before: int, negators: Sequence[str]) -> bool:
+    """``marker`` occurs in ``text`` somewhere without one of ``negators`` in the ``before`` characters ahead of it."""
     i = text.find(marker)
     while i >= 0:
-        if not any(n in text[max(0, i - 2):i] for n in ("没", "未", "不")):
+        if not any(n in text[max(0, i - before):i] for n in negators):
             return True
         i = text.find(marker, i + 1)
     return False
@@ -271,13 +272,8 @@ def _not_now(text: str, start: int, phrase: str, this_year: int) -> str | None:
 def _resolved(text: str, start: int, phrase: str, markers: Sequence[str] = _RESOLVED) -> bool:
     """燃气泄漏已经处理完了 / 被打，民警出警后双方情绪平稳: dealt with, later in the same sentence."""
     rest = text[start + len(phrase):_ends(_SENTENCE, text, start + len(phrase))]
-    for r in markers:
-        i = rest.find(r)
-        while i >= 0:
-            if not any(n in rest[max(0, i - 5):i] for n in ("没", "未", "不", "别", "正在")):   # 还没处理完, 正在劝离: not yet
-                return True
-            i = rest.find(r, i + 1)
-    return False
+    # 还没处理完, 正在劝离: not yet
+    return any(_unnegated(rest, r, 5, ("没", "未", "不", "别", "正在")) for r in markers)
 
 
 def _cooccurs(text: str, start: int, phrase: str, requires: Sequence[str]) -> bool:

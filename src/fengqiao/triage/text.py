@@ -6,6 +6,7 @@ import re
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import repeat
 
 import numpy as np
@@ -46,6 +47,13 @@ def prepare(text: object) -> Prepared:
     elif ratio < 0.3:
         problems.append("案件描述中文很少，分流建议仅供参考")
     return Prepared(clean, len(raw), ratio, tuple(problems))
+
+
+@lru_cache(maxsize=16)
+def char_grams(text: str, lo: int, hi: int) -> Counter[str]:
+    """Character n-gram counts (read-only). Cached: the reference model's two classifiers, and a router's
+    learned one, read the same text's n-grams one after another."""
+    return Counter(text[i:i + n] for n in range(lo, hi + 1) for i in range(len(text) - n + 1))
 
 
 def tfidf_row(grams: Counter[str], vocab: dict[str, int], idf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -24,7 +24,7 @@ from scipy import sparse
 
 from fengqiao.triage.catalog import ListItem
 from fengqiao.triage.lexicon import Concept, PhraseMatcher, shipped_concepts, shipped_risk_routes
-from fengqiao.triage.text import normalise, tfidf_row
+from fengqiao.triage.text import char_grams, normalise, tfidf_row
 
 NGRAMS = (2, 3)
 NAME_REPEAT = 3            # the item's name says most; repeat it in the document
@@ -71,19 +71,14 @@ class CharNgrams:
         self.matrix = self._matrix(counts)       # docs × n-grams, rows l2-normalised
 
     def _count(self, text: str) -> Counter[str]:
-        return Counter(text[i:i + n] for n in range(self.lo, self.hi + 1) for i in range(len(text) - n + 1))
+        return char_grams(text, self.lo, self.hi)
 
     def _matrix(self, counts: list[Counter[str]]) -> sparse.csr_matrix:
-        rows, cols, vals = [], [], []
-        for r, c in enumerate(counts):
-            for g, k in c.items():
-                j = self.vocab.get(g)
-                if j is not None:
-                    rows.append(r), cols.append(j), vals.append((1 + math.log(k)) * self.idf[j])
-        m = sparse.csr_matrix((vals, (rows, cols)), shape=(len(counts), len(self.vocab)))
-        norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1))).ravel()
-        norms[norms == 0] = 1.0
-        return sparse.csr_matrix(sparse.diags(1 / norms) @ m)
+        rows = [tfidf_row(c, self.vocab, self.idf) for c in counts]
+        indptr = np.concatenate([[0], np.cumsum([len(cols) for cols, _ in rows])])
+        indices = np.concatenate([cols for cols, _ in rows]) if rows else np.zeros(0, dtype=np.int64)
+        data = np.concatenate([vals for _, vals in rows]) if rows else np.zeros(0)
+        return sparse.csr_matrix((data, indices, indptr), shape=(len(counts), len(self.vocab)))
 
     def query(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """Column indices and l2-normalised weights of one text (unknown n-grams dropped)."""
