@@ -22,7 +22,7 @@ from fengqiao.triage.risk import RiskGrader
 from fengqiao.triage.router import REFERENCE_HIGH, reference_may_raise
 from fengqiao.triage.text import prepare
 
-THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9, 1.01)
+THRESHOLDS = (0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9, 1.01)
 
 
 def read(paths: list[str]) -> list[dict]:

@@ -121,10 +121,10 @@ def main() -> None:
     base_tp = sum(g and p for g, p, _ in grades)
     base_fp = sum(p and not g for g, p, _ in grades)
     print(f"  cues alone: recall {base_tp / gold:.3f} ({base_tp}/{gold}), false alarms {base_fp}")
-    for t in (0.5, 0.6, 0.7, 0.8, 0.9):
+    for t in (0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9):
         tp = sum(g and (p or h >= t) for g, p, h in grades)
         fp = sum((p or h >= t) and not g for g, p, h in grades)
-        print(f"  cues or P(高) ≥ {t:.1f}: recall {tp / gold:.3f} ({tp}/{gold}), false alarms {fp}")
+        print(f"  cues or P(高) ≥ {t:.2f}: recall {tp / gold:.3f} ({tp}/{gold}), false alarms {fp}")
     if "--public" in sys.argv:
         public(GRID_W)
 
