@@ -83,6 +83,17 @@ def test_absurdly_long_text_is_cut_and_says_so(router: Router) -> None:
     assert any("文本过长" in r for r in s.reasons)
 
 
+def test_a_long_letter_is_routed_by_its_opening_and_graded_on_all_of_it(router: Router) -> None:
+    from fengqiao.triage.router import TOPIC_CHARS
+
+    padding = "那天的经过是这样的，我们一家人都很着急。" * 80
+    letter = "下水井盖没了，路过的人差点掉下去。" + padding + "他扬言今晚要拿刀砍死我。"
+    assert TOPIC_CHARS < len(letter) < 4000
+    s = router.route(letter)
+    assert s.item_code == "T-01"
+    assert s.risk == "高"   # the threat at the end is past the routing window, not past the risk grader
+
+
 def test_mostly_foreign_text_is_low_confidence(router: Router) -> None:
     s = router.route("manhole cover missing near the school gate please fix 井盖")
     assert s.confidence <= 0.3 and not s.auto_dispatch
@@ -115,3 +126,45 @@ def test_a_present_danger_points_at_the_lists_risk_item(monkeypatch: pytest.Monk
     assert words_only.route("邻居因为堆杂物天天吵，对方说要弄死我").item_code == "T-09"
     monkeypatch.setattr(zeroshot, "W_RISK", 0.0)
     assert words_only.route("邻居因为堆杂物天天吵，对方说要弄死我").item_code == "T-03"
+
+
+def _shared_phrases_by_scanning(text: str, item_text: str, limit: int = 4) -> tuple[str, ...]:
+    """The plain left-to-right scan that zeroshot.shared_phrases speeds up: grow a shared piece at each position."""
+    from fengqiao.triage.zeroshot import _FUNCTION_CHARS, _GENERIC, _substrings
+
+    found: list[str] = []
+    subs, i = _substrings(item_text), 0
+    while i < len(text) - 1:
+        best = max((n for n in range(2, min(8, len(text) - i) + 1)
+                    if all(text[i:i + m] in subs for m in range(2, n + 1))), default=0)
+        if best:
+            piece = text[i:i + best]
+            if (piece not in _GENERIC and not any(piece in f for f in found)
+                    and all("\u4e00" <= ch <= "\u9fff" for ch in piece) and not set(piece) <= _FUNCTION_CHARS):
+                found = [f for f in found if f not in piece] + [piece]
+            i += best
+        else:
+            i += 1
+    found.sort(key=len, reverse=True)
+    return tuple(found[:limit])
+
+
+def test_shared_phrases_match_a_plain_scan() -> None:
+    import json
+    import random
+    from importlib import resources
+
+    from fengqiao.triage.catalog import parse_list
+    from fengqiao.triage.zeroshot import shared_phrases
+
+    content = resources.files("fengqiao.demo.content")
+    items = parse_list(content.joinpath("catalog.csv").read_bytes(), "catalog.csv")[:40]
+    templates = json.loads(content.joinpath("case_templates.json").read_text(encoding="utf-8"))
+    texts = [t for ts in templates.values() for t in ts][::3]
+    rng = random.Random(3)
+    texts += ["".join(rng.choice("井盖下水道漏水楼上邻居吵架工资老板的了是在纠纷问题") for _ in range(rng.randint(0, 60)))
+              for _ in range(200)]
+    for text in texts:
+        for it in items:
+            item_text = "，".join([it.name, it.name, it.category, it.description])
+            assert shared_phrases(text, item_text) == _shared_phrases_by_scanning(text, item_text), (text, it.code)

@@ -11,6 +11,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -24,10 +25,24 @@ def _load_in_fresh_process(code: str) -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
+def _time(router: Any, texts: list[str]) -> tuple[float, float, float]:
+    """Texts per second, p50 and p99 latency (ms) of routing ``texts`` one by one, after a warm-up."""
+    for t in texts[:50]:
+        router.route(t)
+    lat = []
+    t0 = time.perf_counter()
+    for t in texts:
+        s = time.perf_counter()
+        router.route(t)
+        lat.append(time.perf_counter() - s)
+    lat_ms = np.array(lat) * 1000
+    return len(lat) / (time.perf_counter() - t0), float(np.percentile(lat_ms, 50)), float(np.percentile(lat_ms, 99))
+
+
 def main() -> None:
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
-    from common import demo_cases, demo_list, independent_cases
+    from common import SHARED_DATA, demo_cases, demo_list, independent_cases
 
     from fengqiao.triage.router import Router
 
@@ -52,25 +67,21 @@ def main() -> None:
         routers = [("no reference", Router.from_list(items, reference=False)), ("zero-shot", Router.from_list(items)),
                    ("learned", Router.load(items, model))]
         runs = next((int(a.split("=")[1]) for a in sys.argv if a.startswith("--runs=")), 1)
-        speed: dict[str, list[tuple[float, float, float]]] = {name: [] for name, _ in routers}
-        for _ in range(runs):
-            for name, router in routers:
-                for t in texts[:50]:
-                    router.route(t)   # warm-up
-                lat = []
-                t0 = time.perf_counter()
-                for t in texts * 3:
-                    s = time.perf_counter()
-                    router.route(t)
-                    lat.append(time.perf_counter() - s)
-                lat_ms = np.array(lat) * 1000
-                speed[name].append((len(lat) / (time.perf_counter() - t0), np.percentile(lat_ms, 50),
-                                    np.percentile(lat_ms, 99)))
-        print(f"{len(texts) * 3} texts per run (mean {np.mean([len(t) for t in texts]):.0f} chars), one core, "
-              f"median of {runs} run(s):")
-        for name, rows in speed.items():
-            rate, p50, p99 = np.median(np.array(rows), axis=0)
-            print(f"  {name:12s} {rate:,.0f} texts/s, p50 {p50:.2f} ms, p99 {p99:.2f} ms")
+        sets = [("demo case texts", texts * 3)]
+        if (SHARED_DATA / "gov_messages_7class_train.csv").exists():
+            # real citizens' messages are longer than the demo's case texts: time those too
+            from public_cv import load
+            sets.append(("real messages (public board)", load()[0][:1500]))
+        for label, batch in sets:
+            speed: dict[str, list[tuple[float, float, float]]] = {name: [] for name, _ in routers}
+            for _ in range(runs):
+                for name, router in routers:
+                    speed[name].append(_time(router, batch))
+            print(f"{label}: {len(batch)} texts per run (median {np.median([len(t) for t in batch]):.0f} chars, "
+                  f"mean {np.mean([len(t) for t in batch]):.0f}), one core, median of {runs} run(s):")
+            for name, rows in speed.items():
+                rate, p50, p99 = np.median(np.array(rows), axis=0)
+                print(f"  {name:12s} {rate:,.0f} texts/s, p50 {p50:.2f} ms, p99 {p99:.2f} ms")
         long = "我家门口的下水井盖没了，" * 350
         r = Router.from_list(items)
         s = time.perf_counter()

@@ -53,6 +53,12 @@ REFERENCE_HIGH: float | None = 0.4
 # Platt map of the mixture's top probability (zeroshot.CALIBRATION is for zero-shot alone); fitted on the
 # development sets by bench/triage/reference_bench.py
 REFERENCE_CALIBRATION = (0.56, 0.88)
+# what a case is about is read from its first characters (a long letter names its matter in the opening lines);
+# risk cues are looked for in the whole text (text.MAX_CHARS). On the message board's real messages (median 244,
+# p99 2,600 characters) routing on the first 1,000 characters instead of all of them changed zero-shot first-level
+# accuracy 0.764 → 0.765 and the learned classifier's 5-fold macro-F1 0.8953 → 0.8976, and p99 time per message
+# 14.5 → 8.6 ms (bench/triage/speed_bench.py).
+TOPIC_CHARS = 1000
 
 
 def mix_reference(p_zs: np.ndarray, p_ref: np.ndarray, w: float = W_REFERENCE,
@@ -149,7 +155,7 @@ class Router:
 
     def train(self, history: Sequence[dict[str, Any]], words: bool = False) -> TrainReport:
         learned = LearnedRouter(self.codes, words=words)
-        texts = [prepare(h.get("text")).text for h in history]
+        texts = [prepare(h.get("text")).text[:TOPIC_CHARS] for h in history]
         labels = [str(h.get("item_code") or "") for h in history]
         self.train_report = learned.fit(texts, labels, self._zs_probs)
         self.learned = learned
@@ -184,8 +190,8 @@ class Router:
 
     def probabilities(self, text: str, channel: str | None = None) -> np.ndarray:
         """Calibrated probability per list item (list order) for a prepared text."""
-        ref = self._analyse(text)
-        return self._route_probs(text, channel, self._grade(text, ref=ref), ref)[0]
+        ref = self._analyse(text[:TOPIC_CHARS])
+        return self._route_probs(text[:TOPIC_CHARS], channel, self._grade(text, ref=ref), ref)[0]
 
     def _route_probs(self, text: str, channel: str | None, risk: RiskResult,
                      ref: Analysis | None) -> tuple[np.ndarray, dict[int, str], Any]:
@@ -224,17 +230,18 @@ class Router:
         """Suggest routing for one case. ``lat``/``lon`` are accepted for the jurisdiction step, which
         belongs to the case service (属地 from the grid map); they do not change the item."""
         prepared = prepare(text)
-        ref = self._analyse(prepared.text) if prepared.text else None
+        topic = prepared.text[:TOPIC_CHARS]
+        ref = self._analyse(topic) if topic else None
         risk = self._grade(prepared.text, reporter_history, ref)
         risk_cues = tuple(c.describe() for c in risk.cues)
         if not prepared.text or prepared.cjk_ratio == 0:
             reasons = prepared.problems + risk_cues + ("置信度为 0：请人工分流",)
             track = "联合调" if risk.grade == "高" else "马上调"
             return Suggestion(None, None, None, 0.0, risk.grade, risk_cues, track, reasons)
-        p, found, X = self._route_probs(prepared.text, channel, risk, ref)
+        p, found, X = self._route_probs(topic, channel, risk, ref)
         order = np.argsort(-p)[:TOP_K]
         cap = UNRELIABLE_CAP if prepared.problems and (prepared.cjk_ratio < 0.3 or len(prepared.text) < 6) else 1.0
-        candidates = tuple(self._candidate(int(i), min(float(p[i]), cap), prepared.text, found,
+        candidates = tuple(self._candidate(int(i), min(float(p[i]), cap), topic, found,
                                            X if k == 0 else None, ref if k == 0 else None)
                            for k, i in enumerate(order))
         best = candidates[0]

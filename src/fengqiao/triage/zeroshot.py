@@ -211,25 +211,32 @@ def _substrings(item_text: str, longest: int = 8) -> frozenset[str]:
     return frozenset(item_text[i:i + n] for n in range(2, longest + 1) for i in range(len(item_text) - n + 1))
 
 
+@lru_cache(maxsize=16)
+def _bigrams(text: str) -> tuple[str, ...]:
+    """The text's 2-character pieces by position; cached: a route explains its top 3 items over one text."""
+    return tuple(text[i:i + 2] for i in range(len(text) - 1))
+
+
 def shared_phrases(text: str, item_text: str, limit: int = 4) -> tuple[str, ...]:
     """Longest substrings (≥2 chars, not generic words) that the case and the item share."""
     found: list[str] = []
     subs = _substrings(item_text)
-    i, n = 0, len(text)
-    while i < n - 1:
-        best = 0
+    n, resume = len(text), 0
+    # most positions share not even 2 characters with the item: find the others in one pass, then scan left to
+    # right from each, skipping what a shared piece already covered
+    for i in [i for i, g in enumerate(_bigrams(text)) if g in subs]:
+        if i < resume:
+            continue
+        best = 2
         # a longer shared piece contains the shorter ones: grow while it is still shared (most stop at 2)
-        for length in range(2, min(8, n - i) + 1):
+        for length in range(3, min(8, n - i) + 1):
             if text[i:i + length] not in subs:
                 break
             best = length
-        if best:
-            piece = text[i:i + best]
-            if (piece not in _GENERIC and not any(piece in f for f in found)
-                    and all("\u4e00" <= ch <= "\u9fff" for ch in piece) and not set(piece) <= _FUNCTION_CHARS):
-                found = [f for f in found if f not in piece] + [piece]
-            i += best
-        else:
-            i += 1
+        piece = text[i:i + best]
+        if (piece not in _GENERIC and not any(piece in f for f in found)
+                and all("\u4e00" <= ch <= "\u9fff" for ch in piece) and not set(piece) <= _FUNCTION_CHARS):
+            found = [f for f in found if f not in piece] + [piece]
+        resume = i + best
     found.sort(key=len, reverse=True)
     return tuple(found[:limit])
