@@ -89,6 +89,7 @@ def main() -> None:
     variants = {"baseline char-TFIDF+LinearSVC": None,
                 "fengqiao TextClassifier (char+head)": dict(words=False),
                 "fengqiao TextClassifier (char+head+jieba words)": dict(words=True),
+                "fengqiao TextClassifier (… + class bias)": dict(words=True, bias=True),
                 "fengqiao triage train (7-item list, + zero-shot)": "router"}
     items = category_list(sorted(set(y)))
     if "--quick" in sys.argv:

@@ -34,6 +34,7 @@ MODEL_VERSION = 1
 MIN_HISTORY = 10
 UNSEEN_MASS = 0.05        # learned probability spread over items without history
 EXAMPLES_PER_ITEM = 20    # past cases kept per item to show "similar past cases"
+BIAS_PRIOR_CASES = 10.0   # TextClassifier(bias=True): how many cases a class needs before its bias moves much
 
 
 _jieba_ready = False
@@ -51,12 +52,40 @@ def jieba_words(text: str) -> tuple[str, ...]:
     return tuple(w for w in jieba.lcut(text) if w.strip())
 
 
-class TextClassifier:
-    """Calibrated linear text classifier; labels are any strings (item codes, categories)."""
+def _class_bias(z: np.ndarray, gold: np.ndarray, prior_cases: float = BIAS_PRIOR_CASES) -> np.ndarray:
+    """A bias per class added to tempered out-of-fold scores ``z``, fitted by log-loss: it corrects classes the
+    classifier over- or under-predicts. An L2 pull towards 0 worth ``prior_cases`` cases keeps a class with
+    little history near no correction."""
+    from scipy.optimize import minimize
 
-    def __init__(self, words: bool = False, head: int = 40, C: float = 0.5, max_features: int = 60_000) -> None:
-        self.words, self.head, self.C, self.max_features = words, head, C, max_features
+    n, k = z.shape
+    onehot = np.zeros((n, k))
+    onehot[np.arange(n), gold] = 1.0
+    lam = prior_cases / n
+
+    def loss(b: np.ndarray) -> tuple[float, np.ndarray]:
+        u = z + b
+        u = u - u.max(axis=1, keepdims=True)
+        e = np.exp(u)
+        p = e / e.sum(axis=1, keepdims=True)
+        value = -(u[np.arange(n), gold] - np.log(e.sum(axis=1))).mean() + lam * float(b @ b)
+        return float(value), (p - onehot).mean(axis=0) + 2 * lam * b
+
+    return np.asarray(minimize(loss, np.zeros(k), jac=True, method="L-BFGS-B").x)
+
+
+class TextClassifier:
+    """Calibrated linear text classifier; labels are any strings (item codes, categories).
+
+    Probabilities are softmax(temperature · SVM scores), the temperature fitted on out-of-fold scores; with
+    ``bias`` also a bias per class fitted on the same scores (what a county's router uses: on the public messages
+    5-fold macro-F1 0.9005 → 0.9043; on the demo county's development sets, leave-one-set-out, no change)."""
+
+    def __init__(self, words: bool = False, head: int = 40, C: float = 0.5, max_features: int = 60_000,
+                 bias: bool = False) -> None:
+        self.words, self.head, self.C, self.max_features, self.bias = words, head, C, max_features, bias
         self.temperature = 1.0
+        self._bias = np.zeros(0)
         self.classes_: np.ndarray = np.array([])
 
     def _blocks(self) -> list[tuple[str, Any]]:
@@ -106,6 +135,7 @@ class TextClassifier:
             self.temperature = self._fit_temperature(texts, y)
         X = self._fit_features(texts)
         self._set_coef(self._fit_svm(X, y))
+        self._fold_bias()
         # keep what routing needs as plain dicts/arrays; the sklearn vectorizers are not kept
         self._fast = []
         offset = 0
@@ -127,6 +157,7 @@ class TextClassifier:
             features._n_features
         self.temperature = self._fit_temperature_on(X, y)
         self._set_coef(self._fit_svm(X, y))
+        self._fold_bias()
         self._prepare_fast()
         return self
 
@@ -143,6 +174,11 @@ class TextClassifier:
         if len(self.classes_) == 2:   # LinearSVC keeps one row for two classes
             self.coef_ = np.vstack([-self.coef_, self.coef_])
             self.intercept_ = np.concatenate([-self.intercept_, self.intercept_])
+
+    def _fold_bias(self) -> None:
+        """Put the fitted class bias into the intercept: probabilities are softmax(temperature · scores + bias)."""
+        if len(self._bias):
+            self.intercept_ = self.intercept_ + (self._bias / self.temperature).astype(np.float32)
 
     def _prepare_fast(self) -> None:
         """coef by feature, so one text's scores are a gather and a dot product (~0.1 ms)."""
@@ -187,7 +223,7 @@ class TextClassifier:
     def _fit_temperature(self, texts: list[str], y: np.ndarray) -> float:
         """Softmax temperature from out-of-fold scores (3-fold; features refitted per fold)."""
         def fold_scores(tr: np.ndarray, te: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            sub = TextClassifier(self.words, self.head, self.C, self.max_features)
+            sub = TextClassifier(self.words, self.head, self.C, self.max_features)   # no bias: raw scores
             sub.fit([texts[i] for i in tr], y[tr], calibrate=False)
             return sub.decision([texts[i] for i in te]), sub.classes_
 
@@ -226,7 +262,10 @@ class TextClassifier:
             z -= z.max(axis=1, keepdims=True)
             return float(-(z[np.arange(len(z)), gold[seen]] - np.log(np.exp(z).sum(axis=1))).mean())
 
-        return float(minimize_scalar(nll, bounds=(0.1, 50.0), method="bounded").x)
+        t = float(minimize_scalar(nll, bounds=(0.1, 50.0), method="bounded").x)
+        if self.bias:
+            self._bias = _class_bias(t * scores[seen], gold[seen])
+        return t
 
     def decision(self, texts: Sequence[str] | None = None, X: sparse.csr_matrix | None = None) -> np.ndarray:
         if X is None:
@@ -323,7 +362,7 @@ class LearnedRouter:
             mixed = self._mix(oof, zs)
             acc_l = float((mixed.argmax(axis=1) == gold).mean())
             acc_z = float((zs.argmax(axis=1) == gold).mean())
-        self.clf = TextClassifier(words=self.words).fit(X, y)
+        self.clf = TextClassifier(words=self.words, bias=True).fit(X, y)
         self._cols = np.array([index[c] for c in self.clf.classes_])
         by_item: dict[str, list[str]] = defaultdict(list)
         for t, lab in pairs:
@@ -347,7 +386,7 @@ class LearnedRouter:
         for tr, te in StratifiedKFold(3, shuffle=True, random_state=0).split(X, strata):
             if len(set(y[tr])) < 2:
                 return None
-            clf = TextClassifier(words=self.words).fit([X[i] for i in tr], y[tr])
+            clf = TextClassifier(words=self.words, bias=True).fit([X[i] for i in tr], y[tr])
             p = clf.predict_proba([X[i] for i in te])
             out[np.ix_(te, [index[c] for c in clf.classes_])] = p
         return out
