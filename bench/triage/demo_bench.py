@@ -79,9 +79,10 @@ DEV_SETS = ("dev_cases.jsonl", "risk_dev.jsonl", "independent_cases.jsonl", "ris
             "round3/dev3.jsonl", "round3/holdout3.jsonl", "round4/dev4.jsonl", "round4/holdout4.jsonl")
 # round 5: holdout4 (measured once in round 4, mistakes never read) was measured again, and holdout5 for the
 # first time. Round 6: holdout4's mistakes were read, so it is a development set. Round 7: holdout7 is the test set
-# (holdout5 and holdout6 stay unread). `--test=NAME` picks another test set; `--baseline` also routes the test set
-# without the reference model.
-TEST_SET = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--test=")), "round7/holdout7.jsonl")
+# (holdout5 and holdout6 stay unread). Round 9: holdout9 is the test set; no hold-out's mistakes have been read
+# since holdout4's. `--test=NAME` picks another test set; `--baseline` also routes the test set without the
+# reference model.
+TEST_SET = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--test=")), "round9/holdout9.jsonl")
 
 
 def high_risk(router: Router, cases: list[dict]) -> tuple[int, int, int]:
