@@ -93,7 +93,7 @@ class RecordingClassifier(TextClassifier):
     """TextClassifier whose temperature fit also keeps the out-of-fold scores it computes (same fit, same
     predictions); :meth:`folded` gives a plain TextClassifier with per-class scale/bias folded into coef_."""
 
-    def _temperature_from_folds(self, y, fold_scores):  # type: ignore[no-untyped-def]
+    def _calibration_from_folds(self, y, fold_scores):  # type: ignore[no-untyped-def]
         seen: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
 
         def spy(tr: np.ndarray, te: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -101,12 +101,12 @@ class RecordingClassifier(TextClassifier):
             seen.append((te, d, classes))
             return d, classes
 
-        t = super()._temperature_from_folds(y, spy)
+        fitted = super()._calibration_from_folds(y, spy)
         scores = np.full((len(y), len(self.classes_)), -10.0)   # as the parent: a class missing from a fold
         for te, d, classes in seen:
             scores[np.ix_(te, np.searchsorted(self.classes_, classes))] = d
         self.oof_scores_, self.oof_gold_ = scores, np.searchsorted(self.classes_, y)
-        return t
+        return fitted
 
     def folded(self, a: np.ndarray, b: np.ndarray) -> TextClassifier:
         """softmax(a·(x·W + c) + b) == softmax(x·(a·W) + (a·c + b)): same size, same cost per text."""

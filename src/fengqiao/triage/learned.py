@@ -52,6 +52,11 @@ def jieba_words(text: str) -> tuple[str, ...]:
     return tuple(w for w in jieba.lcut(text) if w.strip())
 
 
+def _log_softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+
+
 def _class_bias(z: np.ndarray, gold: np.ndarray, prior_cases: float = BIAS_PRIOR_CASES) -> np.ndarray:
     """A bias per class added to tempered out-of-fold scores ``z``, fitted by log-loss: it corrects classes the
     classifier over- or under-predicts. An L2 pull towards 0 worth ``prior_cases`` cases keeps a class with
@@ -64,12 +69,9 @@ def _class_bias(z: np.ndarray, gold: np.ndarray, prior_cases: float = BIAS_PRIOR
     lam = prior_cases / n
 
     def loss(b: np.ndarray) -> tuple[float, np.ndarray]:
-        u = z + b
-        u = u - u.max(axis=1, keepdims=True)
-        e = np.exp(u)
-        p = e / e.sum(axis=1, keepdims=True)
-        value = -(u[np.arange(n), gold] - np.log(e.sum(axis=1))).mean() + lam * float(b @ b)
-        return float(value), (p - onehot).mean(axis=0) + 2 * lam * b
+        logp = _log_softmax(z + b)
+        value = -logp[np.arange(n), gold].mean() + lam * float(b @ b)
+        return float(value), (np.exp(logp) - onehot).mean(axis=0) + 2 * lam * b
 
     return np.asarray(minimize(loss, np.zeros(k), jac=True, method="L-BFGS-B").x)
 
@@ -85,7 +87,6 @@ class TextClassifier:
                  bias: bool = False) -> None:
         self.words, self.head, self.C, self.max_features, self.bias = words, head, C, max_features, bias
         self.temperature = 1.0
-        self._bias = np.zeros(0)
         self.classes_: np.ndarray = np.array([])
 
     def _blocks(self) -> list[tuple[str, Any]]:
@@ -131,11 +132,12 @@ class TextClassifier:
     def fit(self, texts: Sequence[str], labels: Sequence[str], calibrate: bool = True) -> TextClassifier:
         texts = [normalise(t) for t in texts]
         y = self._labels(labels)
+        bias = np.zeros(0)
         if calibrate:
-            self.temperature = self._fit_temperature(texts, y)
+            self.temperature, bias = self._fit_calibration(texts, y)
         X = self._fit_features(texts)
         self._set_coef(self._fit_svm(X, y))
-        self._fold_bias()
+        self._fold_bias(bias)
         # keep what routing needs as plain dicts/arrays; the sklearn vectorizers are not kept
         self._fast = []
         offset = 0
@@ -155,9 +157,9 @@ class TextClassifier:
         y = self._labels(labels)
         self.words, self.head, self._fast, self._n_features = features.words, features.head, features._fast, \
             features._n_features
-        self.temperature = self._fit_temperature_on(X, y)
+        self.temperature, bias = self._fit_calibration_on(X, y)
         self._set_coef(self._fit_svm(X, y))
-        self._fold_bias()
+        self._fold_bias(bias)
         self._prepare_fast()
         return self
 
@@ -175,10 +177,10 @@ class TextClassifier:
             self.coef_ = np.vstack([-self.coef_, self.coef_])
             self.intercept_ = np.concatenate([-self.intercept_, self.intercept_])
 
-    def _fold_bias(self) -> None:
-        """Put the fitted class bias into the intercept: probabilities are softmax(temperature · scores + bias)."""
-        if len(self._bias):
-            self.intercept_ = self.intercept_ + (self._bias / self.temperature).astype(np.float32)
+    def _fold_bias(self, bias: np.ndarray) -> None:
+        """Put a fitted class bias into the intercept: probabilities are softmax(temperature · scores + bias)."""
+        if len(bias):
+            self.intercept_ = self.intercept_ + (bias / self.temperature).astype(np.float32)
 
     def _prepare_fast(self) -> None:
         """coef by feature, so one text's scores are a gather and a dot product (~0.1 ms)."""
@@ -220,16 +222,16 @@ class TextClassifier:
         e = np.exp(z)
         return e / e.sum()
 
-    def _fit_temperature(self, texts: list[str], y: np.ndarray) -> float:
-        """Softmax temperature from out-of-fold scores (3-fold; features refitted per fold)."""
+    def _fit_calibration(self, texts: list[str], y: np.ndarray) -> tuple[float, np.ndarray]:
+        """Softmax temperature (and class bias) from out-of-fold scores (3-fold; features refitted per fold)."""
         def fold_scores(tr: np.ndarray, te: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             sub = TextClassifier(self.words, self.head, self.C, self.max_features)   # no bias: raw scores
             sub.fit([texts[i] for i in tr], y[tr], calibrate=False)
             return sub.decision([texts[i] for i in te]), sub.classes_
 
-        return self._temperature_from_folds(y, fold_scores)
+        return self._calibration_from_folds(y, fold_scores)
 
-    def _fit_temperature_on(self, X: sparse.csr_matrix, y: np.ndarray) -> float:
+    def _fit_calibration_on(self, X: sparse.csr_matrix, y: np.ndarray) -> tuple[float, np.ndarray]:
         """The same over fixed features (:meth:`fit_sharing`); their vocabulary and IDF saw every text, which
         flatters the held-out folds a little."""
         def fold_scores(tr: np.ndarray, te: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -237,16 +239,17 @@ class TextClassifier:
             d = np.asarray(svm.decision_function(X[te]))
             return (np.column_stack([-d, d]) if d.ndim == 1 else d), svm.classes_
 
-        return self._temperature_from_folds(y, fold_scores)
+        return self._calibration_from_folds(y, fold_scores)
 
-    def _temperature_from_folds(self, y: np.ndarray,
-                                fold_scores: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]) -> float:
+    def _calibration_from_folds(self, y: np.ndarray, fold_scores: Callable[[np.ndarray, np.ndarray],
+                                tuple[np.ndarray, np.ndarray]]) -> tuple[float, np.ndarray]:
+        """(temperature, class bias): the bias is empty unless ``self.bias``, or when history is too thin."""
         from sklearn.model_selection import StratifiedKFold
 
         counts = Counter(y)
         folds = min(3, min(counts.values()))
         if folds < 2:
-            return 3.0   # too little history to fit; a moderate default
+            return 3.0, np.zeros(0)   # too little history to fit; a moderate default
         scores = np.zeros((len(y), len(self.classes_)))
         seen = np.zeros(len(y), dtype=bool)
         for tr, te in StratifiedKFold(folds, shuffle=True, random_state=0).split(np.zeros(len(y)), y):
@@ -257,15 +260,13 @@ class TextClassifier:
             seen[te] = True
         gold = np.searchsorted(self.classes_, y)
 
+        rows = np.arange(int(seen.sum()))
+
         def nll(t: float) -> float:
-            z = t * scores[seen]
-            z -= z.max(axis=1, keepdims=True)
-            return float(-(z[np.arange(len(z)), gold[seen]] - np.log(np.exp(z).sum(axis=1))).mean())
+            return float(-_log_softmax(t * scores[seen])[rows, gold[seen]].mean())
 
         t = float(minimize_scalar(nll, bounds=(0.1, 50.0), method="bounded").x)
-        if self.bias:
-            self._bias = _class_bias(t * scores[seen], gold[seen])
-        return t
+        return t, (_class_bias(t * scores[seen], gold[seen]) if self.bias else np.zeros(0))
 
     def decision(self, texts: Sequence[str] | None = None, X: sparse.csr_matrix | None = None) -> np.ndarray:
         if X is None:
